@@ -1,0 +1,448 @@
+"""The plugin contracts: problems, instances, solvers, feasibility reports.
+
+A *problem* is a subclass of :class:`Problem` registered with
+:func:`problem`; a *solver* is a function registered with :func:`solver`.
+Plugins live in ``mmopt.problems`` and ``mmopt.solvers.<kind>`` and are found
+by :func:`mmopt.registry.load_plugins`; third-party packages can add their own
+through the ``mmopt.plugins`` entry-point group.
+
+Instances and solutions are plain ``dict[str, numpy.ndarray]``. An
+:class:`Instance` is such a dict with a ``meta`` attribute (problem, suite,
+index, seed, generator parameters) and a content hash.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+KINDS = ("reference", "learned", "distributed", "baseline")
+
+
+class MmoptError(Exception):
+    """An error meant for the user: printed as one line, no traceback."""
+
+
+class InputError(MmoptError):
+    """Malformed input: a missing key, a wrong shape or dtype, an unreadable file."""
+
+
+# ---------------------------------------------------------------------------
+# Keys: one row of a problem's instance or solution table
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """One array of an instance or solution.
+
+    Parameters
+    ----------
+    name : str
+        Key in the dict / file.
+    dtype : str
+        Exact NumPy dtype name (``float64``, ``complex128``, ``int64``, ``bool``).
+    shape : tuple
+        Dimension symbols (``"K"``) or integers; ``()`` for a scalar. A symbol
+        is bound by the first required instance key that uses it.
+    unit : str
+        Physical unit, ``"-"`` when dimensionless.
+    doc : str
+        One-line meaning.
+    required : bool
+        Optional keys may be absent; when present they are checked.
+    finite : bool
+        Whether NaN / inf are violations.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple
+    unit: str = "-"
+    doc: str = ""
+    required: bool = True
+    finite: bool = True
+
+    def shape_str(self) -> str:
+        return "(" + ", ".join(str(s) for s in self.shape) + ("," if len(self.shape) == 1 else "") + ")"
+
+
+def key_table(keys: Iterable[Key]) -> str:
+    """Markdown table of keys (name, dtype, shape, unit, meaning)."""
+    rows = ["| key | dtype | shape | unit | meaning |", "|---|---|---|---|---|"]
+    for k in keys:
+        opt = "" if k.required else " (optional)"
+        rows.append(f"| `{k.name}` | {k.dtype} | {k.shape_str()} | {k.unit} | {k.doc}{opt} |")
+    return "\n".join(rows)
+
+
+def bind_dims(keys: Iterable[Key], arrays: Mapping[str, np.ndarray], dims: dict | None = None) -> dict:
+    """Bind dimension symbols from the shapes of present arrays."""
+    dims = dict(dims or {})
+    for k in keys:
+        if k.name not in arrays:
+            continue
+        a = np.asarray(arrays[k.name])
+        if a.ndim != len(k.shape):
+            continue
+        for sym, n in zip(k.shape, a.shape):
+            if isinstance(sym, str) and sym not in dims:
+                dims[sym] = int(n)
+    return dims
+
+
+def check_structure(keys: Iterable[Key], arrays: Mapping[str, Any], what: str,
+                    dims: dict | None = None) -> dict:
+    """Check presence, dtype and shape of every key; raise :class:`InputError`.
+
+    Returns the bound dimension symbols. Unknown extra keys are allowed (they
+    are documented by the problem when it adds them).
+    """
+    keys = list(keys)
+    for k in keys:
+        if k.name not in arrays:
+            if k.required:
+                raise InputError(f"{what}: missing key '{k.name}' (expected {k.dtype} {k.shape_str()})")
+            continue
+        a = arrays[k.name]
+        if not isinstance(a, np.ndarray):
+            raise InputError(f"{what}: key '{k.name}' must be a numpy array, got {type(a).__name__}")
+        if a.dtype != np.dtype(k.dtype):
+            raise InputError(f"{what}: key '{k.name}' has dtype {a.dtype}, expected {k.dtype}")
+    dims = bind_dims(keys, arrays, dims)
+    for k in keys:
+        if k.name not in arrays:
+            continue
+        a = arrays[k.name]
+        expected = tuple(dims.get(s, s) if isinstance(s, str) else s for s in k.shape)
+        if a.ndim != len(expected) or any(not isinstance(e, str) and e != n for e, n in zip(expected, a.shape)):
+            raise InputError(f"{what}: key '{k.name}' has shape {tuple(a.shape)}, expected "
+                             f"{k.shape_str()} = {expected}")
+    return dims
+
+
+# ---------------------------------------------------------------------------
+# Instances
+# ---------------------------------------------------------------------------
+
+
+class Instance(dict):
+    """A dict of NumPy arrays with a ``meta`` dict.
+
+    ``meta`` holds at least ``problem``, ``schema``, and for generated
+    instances ``suite``, ``index``, ``seed`` and ``params``.
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray] | None = None, meta: Mapping | None = None):
+        super().__init__(arrays or {})
+        self.meta: dict = dict(meta or {})
+
+    @property
+    def problem(self) -> str | None:
+        return self.meta.get("problem")
+
+    @property
+    def hash(self) -> str:
+        return instance_hash(self.meta.get("problem", ""), self)
+
+    @property
+    def id(self) -> str:
+        """Human id: ``suite/index`` for generated instances, else the short hash."""
+        if "suite" in self.meta and "index" in self.meta:
+            return f"{self.meta['suite']}/{int(self.meta['index']):04d}"
+        return self.hash[:12]
+
+    def readonly(self) -> "Instance":
+        """A copy whose arrays cannot be written (what solvers receive)."""
+        arrs = {}
+        for k, v in self.items():
+            v = np.array(v, copy=True)
+            v.setflags(write=False)
+            arrs[k] = v
+        return Instance(arrs, self.meta)
+
+
+def instance_hash(problem: str, arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the problem name and every array (name, dtype, shape, bytes)."""
+    h = hashlib.sha256()
+    h.update(problem.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(b"\0" + name.encode() + b"\0" + a.dtype.str.encode() + repr(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Feasibility reports
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Violation:
+    """One broken constraint: what, where, and by how much (>0)."""
+
+    constraint: str
+    size: float
+    where: str = ""
+
+    def __str__(self) -> str:
+        loc = f" at {self.where}" if self.where else ""
+        return f"{self.constraint}{loc}: {self.size:.3g}"
+
+
+@dataclass
+class FeasibilityReport:
+    """Every violation found by :meth:`Problem.check`, with its size."""
+
+    violations: list[Violation] = field(default_factory=list)
+    tol: float = 1e-6
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    @property
+    def max_violation(self) -> float:
+        return max((v.size for v in self.violations), default=0.0)
+
+    def add(self, constraint: str, size: float, where: str = "") -> None:
+        self.violations.append(Violation(constraint, float(size), where))
+
+    def to_dict(self) -> dict:
+        return {"feasible": self.feasible, "max_violation": self.max_violation,
+                "violations": [dataclasses.asdict(v) for v in self.violations]}
+
+    def summary(self, n: int = 3) -> str:
+        s = "; ".join(str(v) for v in self.violations[:n])
+        more = len(self.violations) - n
+        return s + (f"; and {more} more" if more > 0 else "")
+
+
+# ---------------------------------------------------------------------------
+# Suites and problems
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A reproducible family of instances: instance ``i`` is always the same.
+
+    ``params`` are the generator parameters (JSON-able); ``seed`` is the base
+    seed; instance ``i`` uses ``numpy.random.SeedSequence([seed, i])``.
+    """
+
+    name: str
+    count: int
+    params: Mapping[str, Any]
+    seed: int = 0
+    doc: str = ""
+
+
+class Problem:
+    """Base class of a benchmark problem (maximisation).
+
+    Subclasses set the class attributes and implement :meth:`make_instance`,
+    :meth:`constraints` and :meth:`objective`; :meth:`check` and
+    :meth:`generate` are provided.
+    """
+
+    name: str = ""
+    sense: str = "max"
+    title: str = ""
+    paper: str = ""
+    statement: str = ""  # the formal statement (markdown + LaTeX)
+    instance_keys: tuple[Key, ...] = ()
+    solution_keys: tuple[Key, ...] = ()
+    suites: Mapping[str, Suite] = {}
+    #: extra table columns: name -> one-line meaning (values from :meth:`metrics`)
+    metric_docs: Mapping[str, str] = {}
+    #: relative tolerance of values compared with references
+    value_tol: float = 1e-6
+
+    # -- generation -------------------------------------------------------
+    def suite(self, name: str) -> Suite:
+        if name not in self.suites:
+            raise MmoptError(f"problem '{self.name}' has no suite '{name}' "
+                             f"(available: {', '.join(self.suites)})")
+        return self.suites[name]
+
+    def generate(self, suite: str, index: int) -> Instance:
+        """Instance ``index`` of ``suite`` (deterministic)."""
+        s = self.suite(suite)
+        if not 0 <= index < s.count:
+            raise MmoptError(f"suite '{suite}' of '{self.name}' has instances 0..{s.count - 1}, not {index}")
+        rng = np.random.default_rng(np.random.SeedSequence([s.seed, index]))
+        arrays = self.make_instance(dict(s.params), rng)
+        meta = {"problem": self.name, "schema": SCHEMA_VERSION, "suite": suite, "index": index,
+                "seed": [s.seed, index], "params": dict(s.params)}
+        inst = Instance(arrays, meta)
+        self.check_instance(inst)
+        return inst
+
+    def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        raise NotImplementedError(f"{type(self).__name__}.make_instance")
+
+    # -- validation -------------------------------------------------------
+    def check_instance(self, instance: Mapping[str, np.ndarray]) -> dict:
+        """Raise :class:`InputError` if the instance is malformed; return dims."""
+        dims = check_structure(self.instance_keys, instance, f"instance of '{self.name}'")
+        for k in self.instance_keys:
+            if k.name in instance and k.finite and instance[k.name].dtype.kind in "fc":
+                if not np.all(np.isfinite(instance[k.name])):
+                    raise InputError(f"instance of '{self.name}': key '{k.name}' contains NaN or inf")
+        self.validate_instance(instance, dims)
+        return dims
+
+    def validate_instance(self, instance: Mapping[str, np.ndarray], dims: dict) -> None:
+        """Problem-specific instance checks beyond structure (raise InputError)."""
+
+    def check_solution_structure(self, instance, solution) -> dict:
+        dims = bind_dims(self.instance_keys, instance)
+        if not isinstance(solution, Mapping):
+            raise InputError(f"solution of '{self.name}' must be a dict of arrays, got {type(solution).__name__}")
+        return check_structure(self.solution_keys, solution, f"solution of '{self.name}'", dims)
+
+    def check(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray],
+              tol: float = 1e-6) -> FeasibilityReport:
+        """Every violation of the solution, with its size.
+
+        Structural problems (missing key, wrong dtype or shape) raise
+        :class:`InputError`; non-finite values and broken constraints are
+        reported as violations.
+        """
+        self.check_solution_structure(instance, solution)
+        rep = FeasibilityReport(tol=tol)
+        finite_ok = True
+        for k in self.solution_keys:
+            if k.name in solution and k.finite and solution[k.name].dtype.kind in "fc":
+                bad = ~np.isfinite(solution[k.name])
+                if bad.any():
+                    finite_ok = False
+                    rep.add(f"finite values of '{k.name}'", float(bad.sum()), "count of NaN/inf entries")
+        if finite_ok:
+            self.constraints(instance, solution, tol, rep)
+        return rep
+
+    def constraints(self, instance, solution, tol: float, report: FeasibilityReport) -> None:
+        """Add every constraint violation to ``report``."""
+        raise NotImplementedError(f"{type(self).__name__}.constraints")
+
+    # -- value ------------------------------------------------------------
+    def objective(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> float:
+        raise NotImplementedError(f"{type(self).__name__}.objective")
+
+    def metrics(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Extra per-cell quantities shown as table columns (see ``metric_docs``)."""
+        return {}
+
+    def describe(self) -> str:
+        """Markdown description: statement and key tables."""
+        return (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{self.statement}\n\n"
+                f"### Instance keys\n\n{key_table(self.instance_keys)}\n\n"
+                f"### Solution keys\n\n{key_table(self.solution_keys)}\n")
+
+
+# ---------------------------------------------------------------------------
+# Solvers
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Solver:
+    """A registered solver function ``solve(instance, **params) -> (solution, stats)``."""
+
+    name: str
+    fn: Callable
+    problems: tuple[str, ...]
+    kind: str
+    version: int
+    params: dict[str, Any]
+    doc: str = ""
+    #: whether the solver's answer is a certified reference (value + bound)
+    certifies: bool = False
+
+    def canonical_params(self, params: Mapping[str, Any] | None = None) -> dict:
+        """Defaults overridden by ``params``; unknown names raise :class:`MmoptError`."""
+        params = dict(params or {})
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise MmoptError(f"solver '{self.name}' has no parameter {', '.join(sorted(unknown))} "
+                             f"(parameters: {', '.join(self.params) or 'none'})")
+        out = dict(self.params)
+        for k, v in params.items():
+            out[k] = coerce_param(v, self.params[k], f"{self.name}.{k}")
+        return out
+
+    def solve(self, instance: Instance, **params) -> tuple[dict, dict]:
+        sol, stats = self.fn(instance, **self.canonical_params(params))
+        return sol, dict(stats or {})
+
+
+def coerce_param(value: Any, default: Any, what: str) -> Any:
+    """Convert a string from the command line to the type of the default."""
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return json.loads(value)
+    except ValueError:
+        raise MmoptError(f"parameter {what}: cannot read {value!r} as {type(default).__name__}") from None
+
+
+def params_key(params: Mapping[str, Any]) -> str:
+    """Canonical JSON of parameters (sorted keys) used in cache keys."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+
+
+# registries (filled by decorators at plugin import time)
+PROBLEMS: dict[str, Problem] = {}
+SOLVERS: dict[str, Solver] = {}
+
+
+def problem(cls: type[Problem]) -> type[Problem]:
+    """Class decorator registering a :class:`Problem` subclass (one instance)."""
+    if not cls.name:
+        raise TypeError(f"{cls.__name__} has no name")
+    PROBLEMS[cls.name] = cls()
+    return cls
+
+
+def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
+           certifies: bool | None = None) -> Callable[[Callable], Callable]:
+    """Register ``fn(instance, *, p1=default, ...) -> (solution, stats)`` as a solver.
+
+    Parameters and their defaults are read from the keyword-only arguments.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+
+    def deco(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        params = {p.name: p.default for p in sig.parameters.values()
+                  if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
+        doc = inspect.getdoc(fn) or ""
+        SOLVERS[name] = Solver(name=name, fn=fn, problems=tuple(problems), kind=kind, version=version,
+                               params=params, doc=doc,
+                               certifies=(kind == "reference") if certifies is None else certifies)
+        fn.mmopt_solver = SOLVERS[name]
+        return fn
+
+    return deco

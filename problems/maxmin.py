@@ -1,0 +1,275 @@
+r"""Max-min fair user association and beamforming (``maxmin-assoc-bf``).
+
+Paper: Y. Li, Y.-F. Liu, W. Yu et al., "Multimodal GNN for joint user
+association and beamforming" (crossroad scenario with vision-aided
+location side information), eqs. (1)-(6) for the problem and
+(7)-(8), (10), (23)-(27) for the pilots and the channel.
+
+Problem (eqs. (1)-(6))
+----------------------
+L access points (APs) with M antennas each (an ``Mr x Mc`` half-wavelength
+uniform planar array), K single-antenna users. Decision: the serving AP
+:math:`a_k \in \{1..L\}` of each user and its beamformer
+:math:`v_k \in \mathbb{C}^M` at AP :math:`a_k`.
+
+.. math::
+
+    \max_{a, V}\ \min_k \log_2\left(1 + \mathrm{SINR}_k\right),\qquad
+    \mathrm{SINR}_k = \frac{|h_{k,a_k}^H v_k|^2}
+                           {\sum_{i \ne k} |h_{k,a_i}^H v_i|^2 + \sigma_k^2}
+
+    \text{s.t.}\ \sum_{k:\,a_k = l} \|v_k\|^2 \le P_l,\ l = 1..L .
+
+Every user is served by exactly one AP; an AP may serve any number of users
+(or none).
+
+Scenario (eqs. (10), (23)-(27), parameters below)
+-------------------------------------------------
+A 150 m x 150 m crossroad centred on the origin: road A along x
+(``|y| <= road_width/2``), road B along y (``|x| <= road_width/2``). Building
+faces line the square at ``x = +-75`` and ``y = +-75`` m, with gaps where the
+roads leave the square. APs at [60,-55,15], [-55,-60,15], [-60,55,15],
+[55,60,15] m (the first L of them), each a vertical UPA facing the centre.
+Users are uniform on the two roads (each road with probability 1/2, uniform
+along the road and across its width) at 0.4 m height.
+
+The channel from AP l to user k is a sum of specular paths plus a weak
+diffuse part (eq. (10)):
+
+.. math::
+
+    g_{k,l} = \sum_{p \in \{\text{LOS, walls, ground}\}} \Gamma_p
+              \frac{\lambda}{4\pi d_p} e^{-j 2\pi d_p/\lambda} a(\hat d_p)
+            + \sqrt{\kappa_d \frac{(\lambda/4\pi d_0)^2}{N_d}}
+              \sum_{n=1}^{N_d} c_n\, a(\hat d_n),\quad c_n \sim \mathcal{CN}(0,1)
+
+where :math:`d_p` is the unfolded length of path p (image method:
+first-order reflection off each of the four building faces when its
+reflection point lies on a face and not in a road gap, and the ground
+reflection), :math:`\Gamma_p` the Fresnel coefficient (ITU-R P.2040 concrete,
+TE, for walls; medium-dry ground, TM, for the ground), the path loss law is
+Friis free space over the unfolded length, :math:`a(\hat d)` the UPA response
+for the departure direction, and the diffuse part has total power
+:math:`\kappa_d` = ``diffuse_db`` relative to the line of sight with departure
+directions Gaussian around the line of sight (``diffuse_spread_deg``). The
+stored channel is noise-normalised: ``H[k, l] = conj(g_{k,l}) / sigma_k`` so
+that ``H[k, l].conj() @ v`` is the received amplitude over the noise standard
+deviation and ``noise = 1``.
+
+Side information (for learned methods): the true user positions
+``user_pos``; location estimates ``user_pos_est`` with a 2-D Gaussian error
+of per-axis standard deviation 0.2394 m (Rayleigh radial error: mean 0.30 m,
+99 % below 0.73 m, as the paper's image detector); and the uplink pilot
+observations of eqs. (7)-(8): each user sends ``n_pilots`` mutually
+orthogonal pilot symbols at per-antenna pilot SNR ``pilot_snr_db`` (relative
+to the noise-normalised channel); after de-spreading, AP l holds for user k
+``pilots[k, l] = sqrt(rho N_u) H[k, l] + n``, ``n ~ CN(0, I)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mmopt import phy
+from mmopt.api import FeasibilityReport, InputError, Key, Problem, Suite, problem
+
+AP_POSITIONS = np.array([[60.0, -55.0, 15.0], [-55.0, -60.0, 15.0], [-60.0, 55.0, 15.0], [55.0, 60.0, 15.0]])
+
+#: generator parameters with their defaults (documented in the README table)
+DEFAULTS = {
+    "K": 6,                       # users
+    "L": 4,                       # APs (the first L of AP_POSITIONS)
+    "Mr": 4, "Mc": 4,             # UPA rows x columns
+    "freq_hz": 3.5e9,             # carrier
+    "p_dbm": 25.0,                # per-AP power budget P_l
+    "noise_dbm": -55.0,           # receiver noise power sigma_k^2
+    "half_size": 75.0,            # half side of the square, m (building faces)
+    "road_width": 20.0,           # width of each road, m
+    "user_height": 0.4,           # m
+    "diffuse_db": -15.0,          # diffuse power relative to the line of sight
+    "n_diffuse": 16,              # diffuse sub-paths
+    "diffuse_spread_deg": 10.0,   # angular spread of the diffuse part
+    "loc_error_std": 0.2394,      # per-axis std of the location estimate, m
+    "n_pilots": 16,               # N_u orthogonal pilot symbols
+    "pilot_snr_db": -10.0,        # per-symbol pilot SNR
+}
+
+
+def sample_users(n: int, p: dict, rng: np.random.Generator) -> np.ndarray:
+    """Uniform positions on the two crossing roads, (n, 3)."""
+    h, w = p["half_size"], p["road_width"]
+    along = rng.uniform(-h, h, n)
+    across = rng.uniform(-w / 2, w / 2, n)
+    road_b = rng.random(n) < 0.5
+    x = np.where(road_b, across, along)
+    y = np.where(road_b, along, across)
+    return np.stack([x, y, np.full(n, p["user_height"])], axis=1)
+
+
+def crossroad_channels(users: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarray:
+    """Raw channels ``g`` (n, L, M) with received amplitude ``g @ v`` (eq. (10)).
+
+    Vectorised over users; ``rng`` draws the diffuse part.
+    """
+    lam = phy.wavelength(p["freq_hz"])
+    L = int(p["L"])
+    aps = AP_POSITIONS[:L]
+    pos = phy.upa_positions(int(p["Mr"]), int(p["Mc"]))
+    M = pos.shape[0]
+    n = users.shape[0]
+    h_sz, w = p["half_size"], p["road_width"]
+    eta_wall = phy.itu_permittivity("concrete", p["freq_hz"])
+    eta_gnd = phy.itu_permittivity("medium-dry-ground", p["freq_hz"])
+    g = np.zeros((n, L, M), dtype=complex)
+    for l, ap in enumerate(aps):
+        _, e_h, e_v = phy.array_frame(-ap[:2])
+        # (source image, reflection coefficient or None for LOS, validity) per path
+        paths = [(np.broadcast_to(ap, users.shape), np.ones(n, dtype=complex))]
+        for axis in (0, 1):
+            for plane in (-h_sz, h_sz):
+                img = phy.mirror(ap, axis, plane)
+                d = users - img
+                t = (plane - img[axis]) / d[:, axis]              # where the ray meets the plane
+                hit = img + t[:, None] * d
+                other = 1 - axis
+                valid = (t > 0) & (t < 1) & (np.abs(hit[:, other]) <= h_sz) & (np.abs(hit[:, other]) > w / 2)
+                cos_i = np.abs(d[:, axis]) / np.linalg.norm(d, axis=1)
+                gam = np.where(valid, phy.fresnel(cos_i, eta_wall, "TE"), 0.0)
+                paths.append((np.broadcast_to(img, users.shape), gam))
+        img = phy.mirror(ap, 2, 0.0)
+        d = users - img
+        cos_i = np.abs(d[:, 2]) / np.linalg.norm(d, axis=1)
+        paths.append((np.broadcast_to(img, users.shape), phy.fresnel(cos_i, eta_gnd, "TM")))
+        for src, gam in paths:
+            d = users - src
+            dist = np.linalg.norm(d, axis=1)
+            a = phy.steering(d / dist[:, None], pos, e_h, e_v)
+            amp = gam * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam)
+            g[:, l] += amp[:, None] * a
+        # weak diffuse part around the line of sight
+        d0 = users - ap
+        dist0 = np.linalg.norm(d0, axis=1)
+        az0 = np.arctan2(d0[:, 1], d0[:, 0])
+        el0 = np.arcsin(d0[:, 2] / dist0)
+        nd = int(p["n_diffuse"])
+        s = np.deg2rad(p["diffuse_spread_deg"])
+        az = az0[:, None] + s * rng.standard_normal((n, nd))
+        el = el0[:, None] + 0.5 * s * rng.standard_normal((n, nd))
+        dirs = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
+        c = (rng.standard_normal((n, nd)) + 1j * rng.standard_normal((n, nd))) / np.sqrt(2)
+        scale = np.sqrt(phy.db2lin(p["diffuse_db"]) / nd) * phy.fspl_amplitude(dist0, lam)
+        g[:, l] += np.einsum("un,unm->um", c * scale[:, None], phy.steering(dirs, pos, e_h, e_v))
+    return g
+
+
+def normalised_channels(users: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarray:
+    """Stored channels ``H = conj(g) / sigma`` (n, L, M) (noise-normalised)."""
+    sigma = np.sqrt(phy.dbm2w(p["noise_dbm"]))
+    return np.conj(crossroad_channels(users, p, rng)) / sigma
+
+
+def sinr(H: np.ndarray, noise: np.ndarray, assoc: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """SINR of every user (eq. (2)) for association ``assoc`` (K,) and beams ``V`` (K, M)."""
+    A = H[:, assoc, :]                              # A[k, i] = h_{k, a_i}
+    amp = np.einsum("kim,im->ki", A.conj(), V)      # h_{k,a_i}^H v_i
+    pw = np.abs(amp) ** 2
+    sig = np.diag(pw).copy()
+    interf = pw.sum(axis=1) - sig
+    return sig / (interf + noise)
+
+
+def min_rate(H, noise, assoc, V) -> float:
+    """Objective: ``min_k log2(1 + SINR_k)`` in bit/s/Hz."""
+    return float(np.log2(1.0 + sinr(H, noise, assoc, V)).min())
+
+
+def ap_powers(assoc: np.ndarray, V: np.ndarray, L: int) -> np.ndarray:
+    return np.bincount(assoc, weights=np.sum(np.abs(V) ** 2, axis=1), minlength=L)
+
+
+def _suite(name, count, doc, **over):
+    return Suite(name, count, {**DEFAULTS, **over}, seed=20240917 + {"smoke": 0, "small": 1, "paper": 2,
+                                                                   "large": 3}.get(name, 10), doc=doc)
+
+
+SUITES = {
+    "smoke": _suite("smoke", 5, "K=3 users, L=2 APs, 2x2 UPA (M=4): for tests", K=3, L=2, Mr=2, Mc=2),
+    "small": _suite("small", 50, "K=4, L=4, 4x4 UPA (M=16)", K=4),
+    "paper": _suite("paper", 200, "K=6, L=4, M=16: the paper's scale", K=6),
+}
+
+
+@problem
+class MaxMinAssocBF(Problem):
+    name = "maxmin-assoc-bf"
+    title = "Max-min fair user association and beamforming"
+    paper = ("Li, Liu, Yu et al., multimodal GNN for user association and beamforming, "
+             "eqs. (1)-(6); crossroad channel eqs. (10), (23)-(27); pilots eqs. (7)-(8)")
+    statement = __doc__.split("Scenario")[0].split("Problem (eqs. (1)-(6))")[1].strip("-\n ")
+    instance_keys = (
+        Key("H", "complex128", ("K", "L", "M"), "1/sqrt(W)",
+            "noise-normalised channel; H[k,l].conj() @ v is the received amplitude of user k from AP l"),
+        Key("P", "float64", ("L",), "W", "per-AP power budget P_l"),
+        Key("noise", "float64", ("K",), "-", "noise power sigma_k^2 in the normalised units (1)"),
+        Key("ap_pos", "float64", ("L", 3), "m", "AP positions", required=False),
+        Key("user_pos", "float64", ("K", 3), "m", "true user positions", required=False),
+        Key("user_pos_est", "float64", ("K", 3), "m", "location estimates (image detector error)",
+            required=False),
+        Key("pilots", "complex128", ("K", "L", "M"), "-",
+            "de-spread uplink pilot observations sqrt(rho N_u) H + CN(0, I)", required=False),
+        Key("n_pilots", "int64", (), "-", "N_u, pilot symbols per user", required=False),
+        Key("pilot_snr", "float64", (), "-", "rho, per-symbol pilot SNR (linear)", required=False),
+        Key("array_shape", "int64", (2,), "-", "UPA rows and columns (Mr, Mc)", required=False),
+    )
+    solution_keys = (
+        Key("assoc", "int64", ("K",), "-", "serving AP of each user (0-based)"),
+        Key("V", "complex128", ("K", "M"), "sqrt(W)", "row k: beamformer of user k at AP assoc[k]"),
+    )
+    suites = SUITES
+    metric_docs = {"min_sinr_db": "smallest SINR over the users, dB",
+                   "sum_rate": "sum over users of log2(1 + SINR_k), bit/s/Hz",
+                   "active_aps": "number of APs serving at least one user"}
+
+    def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        K, L = int(params["K"]), int(params["L"])
+        if not 1 <= L <= len(AP_POSITIONS):
+            raise InputError(f"L must be 1..{len(AP_POSITIONS)}, got {L}")
+        users = sample_users(K, params, rng)
+        H = normalised_channels(users, params, rng)
+        est = users.copy()
+        est[:, :2] += params["loc_error_std"] * rng.standard_normal((K, 2))
+        rho, nu = float(phy.db2lin(params["pilot_snr_db"])), int(params["n_pilots"])
+        noise = (rng.standard_normal(H.shape) + 1j * rng.standard_normal(H.shape)) / np.sqrt(2)
+        pilots = np.sqrt(rho * nu) * H + noise
+        return {"H": H, "P": np.full(L, float(phy.dbm2w(params["p_dbm"]))), "noise": np.ones(K),
+                "ap_pos": AP_POSITIONS[:L].copy(), "user_pos": users, "user_pos_est": est,
+                "pilots": pilots, "n_pilots": np.array(nu, dtype=np.int64), "pilot_snr": np.array(rho),
+                "array_shape": np.array([params["Mr"], params["Mc"]], dtype=np.int64)}
+
+    def validate_instance(self, instance, dims) -> None:
+        if np.any(instance["P"] <= 0):
+            raise InputError(f"instance of '{self.name}': key 'P' must be > 0, got min {instance['P'].min():g}")
+        if np.any(instance["noise"] <= 0):
+            raise InputError(f"instance of '{self.name}': key 'noise' must be > 0")
+
+    def constraints(self, instance, solution, tol: float, report: FeasibilityReport) -> None:
+        L = instance["P"].shape[0]
+        assoc = solution["assoc"]
+        bad = np.flatnonzero((assoc < 0) | (assoc >= L))
+        for k in bad:
+            report.add("AP index in range 0..L-1", float(max(-assoc[k], assoc[k] - (L - 1))), f"user {k}")
+        if bad.size:
+            return
+        pw = ap_powers(assoc, solution["V"], L)
+        P = instance["P"]
+        for l in np.flatnonzero(pw > P * (1.0 + tol)):
+            report.add("per-AP power sum_{k: a_k=l} ||v_k||^2 <= P_l (relative excess)",
+                       float(pw[l] / P[l] - 1.0), f"AP {l}")
+
+    def objective(self, instance, solution) -> float:
+        return min_rate(instance["H"], instance["noise"], solution["assoc"], solution["V"])
+
+    def metrics(self, instance, solution) -> dict[str, float]:
+        s = sinr(instance["H"], instance["noise"], solution["assoc"], solution["V"])
+        return {"min_sinr_db": float(10 * np.log10(max(s.min(), 1e-300))),
+                "sum_rate": float(np.log2(1 + s).sum()),
+                "active_aps": float(np.unique(solution["assoc"]).size)}
