@@ -1,12 +1,16 @@
 """Plugin discovery: every module of ``mmopt.problems`` and ``mmopt.solvers.*``.
 
 Third-party packages add problems or solvers with an entry point in the
-``mmopt.plugins`` group pointing at a module that uses the decorators.
+``mmopt.plugins`` group pointing at a module that uses the decorators, or
+name importable modules in the ``MMOPT_PLUGINS`` environment variable
+(space or comma separated; ``mmopt run --plugin MODULE`` sets it, and Dask
+workers inherit it).
 """
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import pkgutil
 
 from .api import PROBLEMS, SOLVERS, MmoptError, Problem, Solver
@@ -29,6 +33,25 @@ def load_plugins() -> None:
                 importlib.import_module(f"{pkg_name}.{info.name}")
     for ep in importlib.metadata.entry_points(group="mmopt.plugins"):
         ep.load()
+    for mod in filter(None, os.environ.get("MMOPT_PLUGINS", "").replace(",", " ").split()):
+        try:
+            importlib.import_module(mod)
+        except ImportError as e:
+            raise MmoptError(f"cannot import plugin module '{mod}' (from MMOPT_PLUGINS): {e}") from None
+
+
+def add_plugin_modules(modules) -> None:
+    """Import user plugin modules here and in every worker started later (via MMOPT_PLUGINS)."""
+    modules = [m for m in modules if m]
+    if not modules:
+        return
+    have = os.environ.get("MMOPT_PLUGINS", "").replace(",", " ").split()
+    os.environ["MMOPT_PLUGINS"] = " ".join(dict.fromkeys(have + modules))
+    for mod in modules:
+        try:
+            importlib.import_module(mod)
+        except ImportError as e:
+            raise MmoptError(f"cannot import plugin module '{mod}': {e}") from None
 
 
 def get_problem(name: str) -> Problem:

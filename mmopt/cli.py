@@ -1,0 +1,366 @@
+"""The ``mmopt`` command line.
+
+Every user error (bad file, unknown name, malformed array) is one line on
+stderr and a non-zero exit; nothing is written when the input is bad.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from .api import InputError, MmoptError
+
+JSON_OPTS = {"indent": None, "sort_keys": False}
+
+
+def _dump(obj) -> str:
+    def default(o):
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return str(o)
+
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        return o
+
+    return json.dumps(clean(obj), default=default, **JSON_OPTS)
+
+
+def _split(values) -> list[str]:
+    out = []
+    for v in values or ():
+        out += [x for x in v.replace(",", " ").split() if x]
+    return out
+
+
+def _params(values, scoped: bool) -> dict:
+    """``k=v`` pairs; with ``scoped``, ``solver.k=v`` goes to that solver and ``k=v`` to all."""
+    out: dict = {}
+    for item in values or ():
+        if "=" not in item:
+            raise MmoptError(f"--param expects KEY=VALUE, got '{item}'")
+        k, v = item.split("=", 1)
+        if scoped:
+            solver, _, name = k.rpartition(".")
+            out.setdefault(solver or "*", {})[name] = v
+        else:
+            out[k] = v
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mmopt")
+def app():
+    """mmopt: score mmWave association and beam-management algorithms against certified optima."""
+
+
+@app.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(as_json):
+    """Problems with their suites, and solvers with their kind."""
+    from .registry import problems, solvers_for
+
+    data = []
+    for name, p in problems().items():
+        data.append({"problem": name, "title": p.title,
+                     "suites": {s.name: s.count for s in p.suites.values()},
+                     "solvers": [{"name": s.name, "kind": s.kind, "version": s.version, "params": s.params}
+                                 for s in solvers_for(name)]})
+    if as_json:
+        click.echo(_dump(data))
+        return
+    for d in data:
+        click.echo(f"{d['problem']}: {d['title']}")
+        click.echo("  suites:  " + ", ".join(f"{k} ({v})" for k, v in d["suites"].items()))
+        for s in d["solvers"]:
+            prm = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+            click.echo(f"  {s['kind']:<11} {s['name']}" + (f"  [{prm}]" if prm else ""))
+
+
+@app.command()
+@click.argument("problem")
+def describe(problem):
+    """Formal statement, suites and key tables of a problem (markdown)."""
+    from .registry import get_problem
+
+    p = get_problem(problem)
+    click.echo(p.describe())
+    click.echo("### Suites\n")
+    for s in p.suites.values():
+        click.echo(f"- `{s.name}` ({s.count} instances): {s.doc}")
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--count", type=int, default=None, help="First N instances (default: all).")
+@click.option("--format", "fmt", type=click.Choice(["npz", "mat"]), default="npz")
+def generate(problem, suite, out_dir, count, fmt):
+    """Write the instances of a suite as files."""
+    from .io import write_instance
+    from .registry import get_problem
+
+    p = get_problem(problem)
+    s = p.suite(suite)
+    n = s.count if count is None else min(count, s.count)
+    if n < 0:
+        raise MmoptError("--count must be >= 0")
+    instances = [p.generate(suite, i) for i in range(n)]
+    for inst in instances:
+        path = Path(out_dir) / f"{problem}_{suite}_{inst.meta['index']:04d}.{fmt}"
+        write_instance(path, inst)
+    click.echo(f"wrote {n} instances of {problem}/{suite} to {out_dir}")
+
+
+@app.command()
+@click.option("--problem", default=None, help="Required when the instance file does not record it.")
+@click.option("--solver", "solver_name", required=True)
+@click.option("--instance", "instance_path", required=True, type=click.Path())
+@click.option("--out", "out_path", required=True, type=click.Path())
+@click.option("--param", "params", multiple=True, help="KEY=VALUE solver parameter (repeatable).")
+@click.option("--time-limit", type=float, default=None, help="Seconds; the solver is killed past it.")
+def solve(problem, solver_name, instance_path, out_path, params, time_limit):
+    """Solve one instance file and write the solution file."""
+    from .cell import execute, to_score
+    from .io import read_instance, write_solution
+    from .references import load_references
+    from .registry import get_problem, get_solver
+
+    inst = read_instance(instance_path, problem)
+    p = get_problem(inst.problem)
+    s = get_solver(solver_name, p.name)
+    prm = s.canonical_params(_params(params, scoped=False))
+    Path(out_path).suffix.lower() in (".npz", ".mat") or _bad(f"{out_path}: output must end in .npz or .mat")
+    out = execute(p.name, s.name, dict(inst), inst.meta, prm, time_limit, keep_solution=True)
+    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) if inst.meta.get("suite") else None
+    sc = to_score(out, ref, p.value_tol)
+    result = {"problem": p.name, "solver": s.name, "instance": str(instance_path), "status": sc.status,
+              "objective": sc.objective, "feasible": sc.feasible, "seconds": out.info.get("seconds", out.wall),
+              "gap": sc.gap, "reference": sc.reference, "message": sc.message,
+              "stats": out.info.get("stats", {})}
+    if out.status == "ok" and out.arrays:
+        write_solution(out_path, out.arrays, {"problem": p.name, "solver": s.name, "solver_version": s.version,
+                                              "params": prm, "instance_hash": inst.hash})
+        result["solution"] = str(out_path)
+    click.echo(_dump(result))
+    if sc.status in ("error", "timeout"):
+        sys.exit(1)
+
+
+def _bad(msg):
+    raise MmoptError(msg)
+
+
+@app.command()
+@click.option("--problem", default=None)
+@click.option("--instance", "instance_path", required=True, type=click.Path())
+@click.option("--solution", "solution_path", required=True, type=click.Path())
+@click.option("--tol", type=float, default=1e-6, show_default=True, help="Relative feasibility tolerance.")
+def evaluate(problem, instance_path, solution_path, tol):
+    """Check and evaluate a solution: exit 0 feasible, 1 infeasible, 2 malformed input."""
+    from .evaluate import compare, score
+    from .io import read_instance, read_solution
+    from .references import load_references
+    from .registry import get_problem
+
+    inst = read_instance(instance_path, problem)
+    sol, meta = read_solution(solution_path, inst.problem)
+    p = get_problem(inst.problem)
+    h = meta.get("instance_hash")
+    if h and h != inst.hash:
+        click.echo(f"warning: {solution_path} was computed for another instance (hash {h[:12]})", err=True)
+    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) if inst.meta.get("suite") else None
+    sc = score(p, inst, sol, ref, tol)
+    rep = p.check(inst, sol, tol)
+    click.echo(_dump({"problem": p.name, "feasible": sc.feasible, "objective": sc.objective,
+                      "max_violation": sc.max_violation, "violations": rep.to_dict()["violations"],
+                      "status": sc.status, "reference": sc.reference, "gap": sc.gap, "metrics": sc.metrics}))
+    sys.exit(0 if sc.feasible else 1)
+
+
+@app.command()
+@click.option("--suite", default="smoke", show_default=True)
+@click.option("--problems", "problem_names", multiple=True, help="Problems (comma separated; default all).")
+@click.option("--solvers", "solver_names", multiple=True, help="Solvers (comma separated; default all).")
+@click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")
+@click.option("--workers", type=int, default=None, help="Local workers (default: one per core).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@click.option("--time-limit", type=float, default=600.0, show_default=True, help="Seconds per cell.")
+@click.option("--param", "params", multiple=True, help="[SOLVER.]KEY=VALUE (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed passed to seeded solvers.")
+@click.option("--count", type=int, default=None, help="First N instances of the suite.")
+@click.option("--force", is_flag=True, help="Re-run cells already in the store.")
+@click.option("--plugin", "plugins", multiple=True, help="Module with extra @solver/@problem plugins.")
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, params, seed, count, force,
+        plugins, fmt, quiet):
+    """Run the benchmark matrix (problems x instances x solvers) and print the table."""
+    from rich.console import Console
+
+    from .registry import add_plugin_modules, problems
+    from .report import render, summarise
+    from .runner import run as run_matrix
+    from .store import Store
+
+    if workers is not None and scheduler:
+        raise MmoptError("use either --workers or --scheduler, not both")
+    if workers is not None and workers < 1:
+        raise MmoptError("--workers must be >= 1")
+    add_plugin_modules(_split(plugins))
+    names = _split(problem_names) or [n for n, p in problems().items() if suite in p.suites]
+    if not names:
+        raise MmoptError(f"no problem has a suite '{suite}'")
+    console = Console(stderr=True)
+    summ = run_matrix(names, suite, _split(solver_names) or None, db=db, workers=workers, scheduler=scheduler,
+                      time_limit=time_limit, force=force, params=_params(params, scoped=True), seed=seed,
+                      count=count, progress=not quiet, console=console)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summ.counts.items())) or "none run"
+    console.print(f"{summ.planned} cells: {summ.cached} from the store, {summ.ran} run ({counts}) "
+                  f"in {summ.seconds:.1f} s" + (" — interrupted, finished cells kept" if summ.interrupted else ""))
+    with Store(db) as st:
+        df = st.frame(problems=names, suites=[suite], solvers=_split(solver_names) or None)
+    click.echo(render(summarise(df), fmt))
+    if summ.interrupted:
+        sys.exit(130)
+
+
+@app.command()
+@click.option("--db", default=None)
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md", show_default=True)
+@click.option("--problems", "problem_names", multiple=True)
+@click.option("--suite", "suites", multiple=True)
+@click.option("--solvers", "solver_names", multiple=True)
+@click.option("--no-metrics", is_flag=True, help="Leave out the problem-specific metric columns.")
+@click.option("--out", "out_path", default=None, type=click.Path(), help="Write to a file instead of stdout.")
+def table(db, fmt, problem_names, suites, solver_names, no_metrics, out_path):
+    """Per problem, suite and solver: gaps, share optimal, feasibility, time."""
+    from .report import render, summarise
+    from .store import Store, default_db
+
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise MmoptError(f"{path}: no results store (run `mmopt run` first or pass --db)")
+    with Store(path) as st:
+        df = st.frame(_split(problem_names) or None, _split(suites) or None, _split(solver_names) or None)
+    text = render(summarise(df, metrics=not no_metrics), fmt)
+    if out_path:
+        Path(out_path).write_text(text)
+        click.echo(f"wrote {out_path}")
+    else:
+        click.echo(text, nl=False)
+
+
+@app.command()
+@click.option("--db", default=None)
+@click.option("--out", "out_path", required=True, type=click.Path(), help=".csv or .parquet")
+def export(db, out_path):
+    """Export every stored cell with its provenance to CSV or Parquet."""
+    from .store import Store, default_db
+
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise MmoptError(f"{path}: no results store")
+    with Store(path) as st:
+        st.export(out_path)
+    click.echo(f"wrote {out_path}")
+
+
+@app.command()
+@click.argument("target")
+@click.option("--problem", required=True)
+@click.option("--suite", default="smoke", show_default=True)
+@click.option("--count", type=int, default=None, help="First N instances.")
+@click.option("--time-limit", type=float, default=300.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per instance, then a summary.")
+def validate(target, problem, suite, count, time_limit, as_json):
+    """Check a user's function MODULE:CALLABLE on a suite against the references.
+
+    Exits 0 only if every output is feasible.
+    """
+    import numpy as np
+
+    from .validate import validate as run_validation
+
+    def show(row):
+        if as_json:
+            click.echo(_dump(row))
+        else:
+            gap = "–" if row["gap"] is None else f"{100 * row['gap']:.4f} %"
+            obj = "–" if row["objective"] is None else f"{row['objective']:.6g}"
+            msg = f"  {row['message']}" if row["message"] else ""
+            click.echo(f"{row['instance']:<12} {row['status']:<10} objective {obj:<12} gap {gap:<12}"
+                       f" {row['seconds']:.3f} s{msg}")
+
+    res = run_validation(target, problem, suite, count, time_limit, progress=show)
+    gaps = [r["gap"] for r in res.rows if r["gap"] is not None and r["status"] == "ok"]
+    bad = [r for r in res.rows if r["status"] not in ("ok", "mismatch")]
+    summ = {"problem": problem, "suite": suite, "instances": len(res.rows), "feasible": len(res.rows) - len(bad),
+            "mean_gap": float(np.mean(gaps)) if gaps else None, "worst_gap": float(np.max(gaps)) if gaps else None,
+            "mismatch": sum(r["status"] == "mismatch" for r in res.rows), "passed": res.all_feasible}
+    if as_json:
+        click.echo(_dump(summ))
+    else:
+        mg = "–" if summ["mean_gap"] is None else f"{100 * summ['mean_gap']:.4f} %"
+        click.echo(f"{summ['feasible']}/{summ['instances']} feasible, mean gap {mg}"
+                   + (f", {summ['mismatch']} mismatch" if summ["mismatch"] else "")
+                   + (" — PASSED" if res.all_feasible else " — FAILED"))
+    sys.exit(0 if res.all_feasible else 1)
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", required=True)
+@click.option("--solver", "solver_name", required=True)
+@click.option("--param", "params", multiple=True)
+@click.option("--out-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder of reference files (default: the shipped reference_results).")
+def references(problem, suite, solver_name, params, out_dir):
+    """Recompute the reference records of a suite with a reference solver."""
+    from .references import compute_references
+    from .registry import get_solver
+
+    s = get_solver(solver_name, problem)
+    if not s.certifies:
+        raise MmoptError(f"solver '{solver_name}' is a {s.kind}, not a reference solver")
+    path = compute_references(problem, suite, solver_name, _params(params, scoped=False),
+                              root=Path(out_dir) if out_dir else None)
+    click.echo(f"wrote {path}")
+
+
+def main(argv=None) -> None:
+    """Entry point: one-line errors, exit 2 for bad input."""
+    try:
+        app.main(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except (MmoptError, InputError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

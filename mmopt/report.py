@@ -1,0 +1,98 @@
+"""Comparison tables from the store (markdown, LaTeX, CSV).
+
+One row per (problem, suite, solver). Gap statistics count every cell that
+did not return a usable answer (``infeasible``, ``timeout``, ``error``) as a
+gap of 1 (100 %), so failures are never silently dropped from averages;
+``mismatch`` cells (a value above an ``opt`` reference) are counted in their
+own column and left out of the gap statistics, because they signal a wrong
+reference or checker, not a good solver.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+FAILED = ("infeasible", "timeout", "error")
+OPT_WITHIN = 1e-4
+
+
+def summarise(df, metrics: bool = True):
+    """Aggregate store rows into the comparison table (a DataFrame)."""
+    import pandas as pd
+
+    if df.empty:
+        return pd.DataFrame()
+    out = []
+    for (problem, suite, solver), g in df.groupby(["problem", "suite", "solver"], sort=True):
+        st = g["status"]
+        scored = g[st.isin(("ok",) + FAILED) & (g["gap"].notna() | st.isin(FAILED))]
+        gaps = np.where(scored["status"].isin(FAILED), 1.0, scored["gap"].astype(float))
+        row = {"problem": problem, "suite": suite, "solver": solver, "kind": g["kind"].iloc[0],
+               "instances": int(g["instance_hash"].nunique()), "cells": int(len(g)),
+               "mean gap": float(np.mean(gaps)) if len(gaps) else math.nan,
+               "median gap": float(np.median(gaps)) if len(gaps) else math.nan,
+               "worst gap": float(np.max(gaps)) if len(gaps) else math.nan,
+               "opt share": float(np.mean(gaps <= OPT_WITHIN)) if len(gaps) else math.nan,
+               "feasible": float((st == "ok").sum() + (st == "mismatch").sum()) / len(g),
+               "failed": int(st.isin(FAILED).sum()), "mismatch": int((st == "mismatch").sum()),
+               "mean objective": float(g.loc[st == "ok", "objective"].mean()) if (st == "ok").any() else math.nan,
+               "median seconds": float(g["seconds"].median())}
+        if metrics:
+            ms = [json.loads(m) for m in g.loc[st == "ok", "metrics"] if m]
+            for k in sorted({k for m in ms for k in m}):
+                row[k] = float(np.mean([m[k] for m in ms if k in m]))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _fmt(v, col: str) -> str:
+    if isinstance(v, str):
+        return v
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if "gap" in col:
+        return f"{100 * v:.3f} %"
+    if col in ("opt share", "feasible"):
+        return f"{100 * v:.0f} %"
+    if isinstance(v, (int, np.integer)):
+        return str(v)
+    if col.endswith("seconds"):
+        return f"{v:.3g}"
+    return f"{v:.4g}"
+
+
+def render(table, fmt: str = "md") -> str:
+    """The table as markdown (one block per problem/suite), LaTeX (booktabs) or CSV."""
+    if table.empty:
+        return "(no results in the store)\n"
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    blocks = []
+    for (problem, suite), g in table.groupby(["problem", "suite"], sort=True):
+        g = g.dropna(axis=1, how="all").drop(columns=["problem", "suite"])
+        cols = list(g.columns)
+        rows = [[_fmt(v, c) for c, v in zip(cols, r)] for r in g.itertuples(index=False)]
+        if fmt == "md":
+            lines = [f"### {problem} — suite `{suite}`", "",
+                     "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+            lines += ["| " + " | ".join(r) + " |" for r in rows]
+            blocks.append("\n".join(lines))
+        elif fmt == "latex":
+            esc = lambda s: s.replace("%", r"\%").replace("_", r"\_").replace("–", "--")  # noqa: E731
+            lines = [r"\begin{table}[t]", r"\centering", r"\small",
+                     rf"\caption{{{esc(problem)}, suite \texttt{{{esc(suite)}}}: optimality gap against the "
+                     r"certified reference (failed cells count as 100\,\%).}",
+                     r"\begin{tabular}{l" + "r" * (len(cols) - 1) + "}", r"\toprule",
+                     " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
+            lines += [" & ".join(esc(x) for x in r) + r" \\" for r in rows]
+            lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+            blocks.append("\n".join(lines))
+        else:
+            from .api import MmoptError
+
+            raise MmoptError(f"unknown table format '{fmt}' (md, latex or csv)")
+    note = ("\nGap = (reference - value) / |reference|; failed cells (infeasible, timeout, error) count "
+            "as 100 %; opt share = cells within 1e-4 of the reference.\n") if fmt == "md" else "\n"
+    return "\n\n".join(blocks) + "\n" + note
