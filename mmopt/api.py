@@ -261,6 +261,8 @@ class Problem:
     instance_keys: tuple[Key, ...] = ()
     solution_keys: tuple[Key, ...] = ()
     suites: Mapping[str, Suite] = {}
+    #: generator parameters: name -> one-line meaning (unit included)
+    param_docs: Mapping[str, str] = {}
     #: extra table columns: name -> one-line meaning (values from :meth:`metrics`)
     metric_docs: Mapping[str, str] = {}
     #: relative tolerance of values compared with references
@@ -343,10 +345,19 @@ class Problem:
         return {}
 
     def describe(self) -> str:
-        """Markdown description: statement and key tables."""
-        return (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{self.statement}\n\n"
+        """Markdown description: statement, key tables, generator parameters per suite."""
+        text = (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{self.statement}\n\n"
                 f"### Instance keys\n\n{key_table(self.instance_keys)}\n\n"
                 f"### Solution keys\n\n{key_table(self.solution_keys)}\n")
+        if self.param_docs and self.suites:
+            names = list(self.suites)
+            rows = ["| parameter | meaning | " + " | ".join(f"`{n}`" for n in names) + " |",
+                    "|---|---|" + "---|" * len(names)]
+            for k, doc in self.param_docs.items():
+                vals = [str(self.suites[n].params.get(k, "")) for n in names]
+                rows.append(f"| `{k}` | {doc} | " + " | ".join(vals) + " |")
+            text += "\n### Generator parameters\n\n" + "\n".join(rows) + "\n"
+        return text
 
 
 # ---------------------------------------------------------------------------

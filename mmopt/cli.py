@@ -91,16 +91,27 @@ def list_cmd(as_json):
 
 
 @app.command()
-@click.argument("problem")
+@click.argument("problem", required=False)
 def describe(problem):
-    """Formal statement, suites and key tables of a problem (markdown)."""
-    from .registry import get_problem
+    """Formal statement, suites and key tables of a problem, or of all (markdown)."""
+    click.echo(describe_markdown([problem] if problem else None), nl=False)
 
-    p = get_problem(problem)
-    click.echo(p.describe())
-    click.echo("### Suites\n")
-    for s in p.suites.values():
-        click.echo(f"- `{s.name}` ({s.count} instances): {s.doc}")
+
+def describe_markdown(names=None) -> str:
+    """The problems' reference page (docs/problems.md is this text)."""
+    from .registry import get_problem, problems
+
+    out = []
+    for name in names or list(problems()):
+        p = get_problem(name)
+        out.append(p.describe())
+        out.append("### Suites\n")
+        out += [f"- `{s.name}` ({s.count} instances): {s.doc}" for s in p.suites.values()]
+        if p.metric_docs:
+            out.append("\n### Table metrics\n")
+            out += [f"- `{k}`: {v}" for k, v in p.metric_docs.items()]
+        out.append("")
+    return "\n".join(out) + "\n"
 
 
 @app.command()

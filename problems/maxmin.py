@@ -9,16 +9,14 @@ Problem (eqs. (1)-(6))
 ----------------------
 L access points (APs) with M antennas each (an ``Mr x Mc`` half-wavelength
 uniform planar array), K single-antenna users. Decision: the serving AP
-:math:`a_k \in \{1..L\}` of each user and its beamformer
-:math:`v_k \in \mathbb{C}^M` at AP :math:`a_k`.
+$a_k \in \{1..L\}$ of each user and its beamformer
+$v_k \in \mathbb{C}^M$ at AP $a_k$.
 
-.. math::
-
-    \max_{a, V}\ \min_k \log_2\left(1 + \mathrm{SINR}_k\right),\qquad
-    \mathrm{SINR}_k = \frac{|h_{k,a_k}^H v_k|^2}
-                           {\sum_{i \ne k} |h_{k,a_i}^H v_i|^2 + \sigma_k^2}
-
-    \text{s.t.}\ \sum_{k:\,a_k = l} \|v_k\|^2 \le P_l,\ l = 1..L .
+$$
+\max_{a, V}\ \min_k \log_2\left(1 + \mathrm{SINR}_k\right),\qquad
+\mathrm{SINR}_k = \frac{|h_{k,a_k}^H v_k|^2}{\sum_{i \ne k} |h_{k,a_i}^H v_i|^2 + \sigma_k^2}
+\qquad \text{s.t.}\ \sum_{k:\,a_k = l} \|v_k\|^2 \le P_l,\ l = 1..L .
+$$
 
 Every user is served by exactly one AP; an AP may serve any number of users
 (or none).
@@ -36,21 +34,21 @@ along the road and across its width) at 0.4 m height.
 The channel from AP l to user k is a sum of specular paths plus a weak
 diffuse part (eq. (10)):
 
-.. math::
+$$
+g_{k,l} = \sum_{p \in \{\text{LOS, walls, ground}\}} \Gamma_p
+          \frac{\lambda}{4\pi d_p} e^{-j 2\pi d_p/\lambda} a(\hat d_p)
+        + \sqrt{\kappa_d \frac{(\lambda/4\pi d_0)^2}{N_d}}
+          \sum_{n=1}^{N_d} c_n\, a(\hat d_n),\quad c_n \sim \mathcal{CN}(0,1)
+$$
 
-    g_{k,l} = \sum_{p \in \{\text{LOS, walls, ground}\}} \Gamma_p
-              \frac{\lambda}{4\pi d_p} e^{-j 2\pi d_p/\lambda} a(\hat d_p)
-            + \sqrt{\kappa_d \frac{(\lambda/4\pi d_0)^2}{N_d}}
-              \sum_{n=1}^{N_d} c_n\, a(\hat d_n),\quad c_n \sim \mathcal{CN}(0,1)
-
-where :math:`d_p` is the unfolded length of path p (image method:
+where $d_p$ is the unfolded length of path p (image method:
 first-order reflection off each of the four building faces when its
 reflection point lies on a face and not in a road gap, and the ground
-reflection), :math:`\Gamma_p` the Fresnel coefficient (ITU-R P.2040 concrete,
+reflection), $\Gamma_p$ the Fresnel coefficient (ITU-R P.2040 concrete,
 TE, for walls; medium-dry ground, TM, for the ground), the path loss law is
-Friis free space over the unfolded length, :math:`a(\hat d)` the UPA response
+Friis free space over the unfolded length, $a(\hat d)$ the UPA response
 for the departure direction, and the diffuse part has total power
-:math:`\kappa_d` = ``diffuse_db`` relative to the line of sight with departure
+$\kappa_d$ = ``diffuse_db`` relative to the line of sight with departure
 directions Gaussian around the line of sight (``diffuse_spread_deg``). The
 stored channel is noise-normalised: ``H[k, l] = conj(g_{k,l}) / sigma_k`` so
 that ``H[k, l].conj() @ v`` is the received amplitude over the noise standard
@@ -74,24 +72,25 @@ from mmopt.api import FeasibilityReport, InputError, Key, Problem, Suite, proble
 
 AP_POSITIONS = np.array([[60.0, -55.0, 15.0], [-55.0, -60.0, 15.0], [-60.0, 55.0, 15.0], [55.0, 60.0, 15.0]])
 
-#: generator parameters with their defaults (documented in the README table)
-DEFAULTS = {
-    "K": 6,                       # users
-    "L": 4,                       # APs (the first L of AP_POSITIONS)
-    "Mr": 4, "Mc": 4,             # UPA rows x columns
-    "freq_hz": 3.5e9,             # carrier
-    "p_dbm": 25.0,                # per-AP power budget P_l
-    "noise_dbm": -55.0,           # receiver noise power sigma_k^2
-    "half_size": 75.0,            # half side of the square, m (building faces)
-    "road_width": 20.0,           # width of each road, m
-    "user_height": 0.4,           # m
-    "diffuse_db": -15.0,          # diffuse power relative to the line of sight
-    "n_diffuse": 16,              # diffuse sub-paths
-    "diffuse_spread_deg": 10.0,   # angular spread of the diffuse part
-    "loc_error_std": 0.2394,      # per-axis std of the location estimate, m
-    "n_pilots": 16,               # N_u orthogonal pilot symbols
-    "pilot_snr_db": -10.0,        # per-symbol pilot SNR
+#: generator parameters: default and meaning (README / ``mmopt describe``)
+PARAMS = {
+    "K": (6, "users"),
+    "L": (4, "APs (the first L of AP_POSITIONS)"),
+    "Mr": (4, "UPA rows"), "Mc": (4, "UPA columns (M = Mr Mc)"),
+    "freq_hz": (3.5e9, "carrier frequency, Hz"),
+    "p_dbm": (25.0, "per-AP power budget P_l, dBm"),
+    "noise_dbm": (-55.0, "receiver noise power sigma_k^2, dBm"),
+    "half_size": (75.0, "half side of the square crossroad (building faces), m"),
+    "road_width": (20.0, "width of each road, m"),
+    "user_height": (0.4, "user antenna height, m"),
+    "diffuse_db": (-15.0, "diffuse power relative to the line of sight, dB"),
+    "n_diffuse": (16, "diffuse sub-paths N_d"),
+    "diffuse_spread_deg": (10.0, "angular spread of the diffuse part, degrees"),
+    "loc_error_std": (0.2394, "per-axis std of the location estimate, m"),
+    "n_pilots": (16, "N_u orthogonal pilot symbols per user"),
+    "pilot_snr_db": (-10.0, "per-symbol pilot SNR rho, dB"),
 }
+DEFAULTS = {k: v for k, (v, _) in PARAMS.items()}
 
 
 def sample_users(n: int, p: dict, rng: np.random.Generator) -> np.ndarray:
@@ -225,6 +224,7 @@ class MaxMinAssocBF(Problem):
         Key("V", "complex128", ("K", "M"), "sqrt(W)", "row k: beamformer of user k at AP assoc[k]"),
     )
     suites = SUITES
+    param_docs = {k: d for k, (_, d) in PARAMS.items()}
     metric_docs = {"min_sinr_db": "smallest SINR over the users, dB",
                    "sum_rate": "sum over users of log2(1 + SINR_k), bit/s/Hz",
                    "active_aps": "number of APs serving at least one user"}
