@@ -204,7 +204,7 @@ def evaluate(problem, instance_path, solution_path, tol):
 
 
 @app.command()
-@click.option("--suite", default="smoke", show_default=True)
+@click.option("--suite", default="small", show_default=True)
 @click.option("--problems", "problem_names", multiple=True, help="Problems (comma separated; default all).")
 @click.option("--solvers", "solver_names", multiple=True, help="Solvers (comma separated; default all).")
 @click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")

@@ -54,8 +54,9 @@ def test_failures_are_recorded_and_the_run_continues(tmp_path, client):
              client=client, force=True)
     assert s3.ran == 2
     # a different parameter is a different cell
+    # an existing cluster by address: same result, nothing else changes
     s4 = run(["maxmin-assoc-bf"], "smoke", ["test-mrt"], db=str(db), time_limit=3.0, count=2, progress=False,
-             client=client, params={"test-mrt": {"delay": "0.01"}})
+             scheduler=client.cluster.scheduler_address, params={"test-mrt": {"delay": "0.01"}})
     assert s4.ran == 2 and s4.cached == 0
 
 
