@@ -12,6 +12,7 @@ index, seed, generator parameters) and a content hash.
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
 import hashlib
 import inspect
@@ -245,7 +246,7 @@ class Suite:
     doc: str = ""
 
 
-class Problem:
+class Problem(abc.ABC):
     """Base class of a benchmark problem (maximisation).
 
     Subclasses set the class attributes and implement :meth:`make_instance`,
@@ -288,8 +289,9 @@ class Problem:
         self.check_instance(inst)
         return inst
 
+    @abc.abstractmethod
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        raise NotImplementedError(f"{type(self).__name__}.make_instance")
+        """The arrays of one instance drawn with ``rng`` from the suite's ``params``."""
 
     # -- validation -------------------------------------------------------
     def check_instance(self, instance: Mapping[str, np.ndarray]) -> dict:
@@ -332,13 +334,14 @@ class Problem:
             self.constraints(instance, solution, tol, rep)
         return rep
 
+    @abc.abstractmethod
     def constraints(self, instance, solution, tol: float, report: FeasibilityReport) -> None:
         """Add every constraint violation to ``report``."""
-        raise NotImplementedError(f"{type(self).__name__}.constraints")
 
     # -- value ------------------------------------------------------------
+    @abc.abstractmethod
     def objective(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> float:
-        raise NotImplementedError(f"{type(self).__name__}.objective")
+        """The value of a feasible solution (maximised)."""
 
     def metrics(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Extra per-cell quantities shown as table columns (see ``metric_docs``)."""
