@@ -276,15 +276,30 @@ class Problem(abc.ABC):
                              f"(available: {', '.join(self.suites)})")
         return self.suites[name]
 
+    def instance_params(self, suite: str, index: int) -> dict:
+        """Generator parameters of instance ``index``.
+
+        A suite whose params hold a ``sweep`` list varies parameters with the
+        index: instance ``i`` uses the suite's params updated by
+        ``sweep[i % len(sweep)]``.
+        """
+        s = self.suite(suite)
+        params = {k: v for k, v in s.params.items() if k != "sweep"}
+        sweep = s.params.get("sweep")
+        if sweep:
+            params.update(sweep[index % len(sweep)])
+        return params
+
     def generate(self, suite: str, index: int) -> Instance:
         """Instance ``index`` of ``suite`` (deterministic)."""
         s = self.suite(suite)
         if not 0 <= index < s.count:
             raise MmoptError(f"suite '{suite}' of '{self.name}' has instances 0..{s.count - 1}, not {index}")
+        params = self.instance_params(suite, index)
         rng = np.random.default_rng(np.random.SeedSequence([s.seed, index]))
-        arrays = self.make_instance(dict(s.params), rng)
+        arrays = self.make_instance(dict(params), rng)
         meta = {"problem": self.name, "schema": SCHEMA_VERSION, "suite": suite, "index": index,
-                "seed": [s.seed, index], "params": dict(s.params)}
+                "seed": [s.seed, index], "params": params}
         inst = Instance(arrays, meta)
         self.check_instance(inst)
         return inst

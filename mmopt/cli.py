@@ -183,7 +183,7 @@ def _bad(msg):
 @click.option("--tol", type=float, default=1e-6, show_default=True, help="Relative feasibility tolerance.")
 def evaluate(problem, instance_path, solution_path, tol):
     """Check and evaluate a solution: exit 0 feasible, 1 infeasible, 2 malformed input."""
-    from .evaluate import compare, score
+    from .evaluate import score
     from .io import read_instance, read_solution
     from .references import load_references
     from .registry import get_problem

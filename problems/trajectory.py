@@ -10,7 +10,7 @@ and scores solutions, and generates the street-grid scenarios.
 
 Problem (eq. (3), (5a)-(5c))
 ---------------------------
-Slots :math:`i = 1..M`, BSs :math:`j = 1..N_B`, one serving BS :math:`j_i`
+Slots :math:`i = 1..M`, BSs :math:`j = 0..N_B-1`, one serving BS :math:`j_i`
 per slot (eqs. (5b)-(5c)); :math:`j_0` is the BS serving before slot 1
 (``initial_bs``; :math:`-1` makes slot 1 an initial access, counted like a
 handover). The achieved throughput per Hz of slot :math:`i` is (eq. (3))
@@ -56,20 +56,29 @@ the threshold, all of them are tested and the best one is used (then
 :math:`\mathrm{rate}^{tr} < \log_2(1 + \mathrm{SNR}_{thr})`: the link is
 *blocked*, which is what the online baselines observe).
 
-Scenario (Sec. V)
------------------
+Scenario
+--------
 A Manhattan grid of square building blocks (``block`` m wide, streets
-``street`` m wide) that block the line of sight; BSs on building walls at 6 m
-height, each with an 8 x 8 half-wavelength UPA whose boresight is the wall's
-outward normal; a pedestrian walks along the streets at 1 m/s (a random walk
-over intersections, no U-turns), one slot per :math:`T_A = 1` s; temporary
+``street`` m wide) that block the line of sight; a pedestrian walks along the
+streets at 1 m/s (a random walk over intersections, no U-turns), one slot per
+:math:`T_A = 1` s; BSs on building walls at 6 m height beside the walk (one
+per 1/N_B of its length, random side of the street), each with an 8 x 8
+half-wavelength UPA whose boresight is the wall's outward normal and a
+codebook of steering directions on a 5 degree grid (azimuth within
++-80 degrees, elevation -60..0 degrees); placements are redrawn (up to
+``placement_tries``) until, without blockers, every point of the walk has a
+path of ``coverage_snr_db`` (10 dB) from some BS, so that outages come from
+the temporary blockers rather than from holes in the deployment; temporary
 blockers (people and vehicles, Poisson with density 1e-2 per m^2 of street,
-heights uniform in [1, 3] m, widths uniform in [2, 4] m) are drawn per
-channel realisation and are static within it. Paths: line of sight and
-single-bounce specular reflections on building walls (``refl_loss_db`` per
-bounce), free-space path loss at 28 GHz, ``blocker_loss_db`` for every
-blocker a path crosses below the blocker's height, UE omnidirectional;
-10 dBm, 100 MHz, -174 dBm/Hz. One instance is one trajectory with one
+heights uniform in [1, 3] m, widths uniform in [2, 4] m, our reading of
+Table I's "1 and 3 m, 2 and 4 m") are drawn per channel realisation and are
+static within it. Paths: line of sight and single-bounce specular
+reflections on building walls (``refl_loss_db`` = 10 dB per bounce),
+free-space path loss at 28 GHz, ``blocker_loss_db`` = 30 dB for every
+blocker a path crosses below the blocker's height (UE at 1 m, so only the
+part of a path near the UE can be blocked), UE omnidirectional; 10 dBm,
+100 MHz, -174 dBm/Hz, no noise figure (``noise_figure_db`` = 0). Rates are
+Shannon rates of the beamformed SNR, :math:`\log_2(1 + \mathrm{SNR})`. One instance is one trajectory with one
 channel realisation; ``n_train`` further realisations of the same trajectory
 (same streets, BSs and walk, other blockers) are stored for methods that
 learn offline (``train_*`` keys).
@@ -78,13 +87,12 @@ Units: SI inside (m, s, W, linear SNR); dB only in the generator parameters.
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
-from mmopt.api import InputError, Instance, Key, MmoptError, Problem, Suite, problem, SCHEMA_VERSION
+from mmopt.api import InputError, Key, MmoptError, Problem, Suite, problem
 
 __all__ = ["TrajectoryAssoc", "slot_gammas", "slot_rewards", "gamma_of", "track_ok", "simulate",
            "DEFAULTS"]
@@ -110,6 +118,9 @@ DEFAULTS: dict = {
     "block": 60.0,             # building block side, m
     "street": 20.0,            # street width, m
     "grid_nodes": 9,           # intersections per side of the street grid
+    "bs_placement": "route",   # route: stratified beside the walk; uniform: anywhere beside it; box: any street near it
+    "placement_tries": 50,     # BS placements drawn until every walk point is covered
+    "coverage_snr_db": 10.0,   # coverage: some BS path reaches this SNR without blockers
     "h_bs": 6.0,               # m
     "h_ue": 1.0,               # m
     "ue_offset": 6.0,          # max lateral offset of the walk from the street centre, m
@@ -121,7 +132,7 @@ DEFAULTS: dict = {
     "blocker_density": 1e-2,   # per m^2 of street
     "blocker_h": [1.0, 3.0],   # height range, m
     "blocker_w": [2.0, 4.0],   # width range, m
-    "blocker_loss_db": 25.0,   # per blocker crossed
+    "blocker_loss_db": 30.0,   # per blocker crossed
     "refl_loss_db": 10.0,      # per wall bounce
     "initial_access": True,    # True: initial_bs = -1; False: the BS best at the point before slot 1
     "n_train": 4,              # extra channel realisations for offline learning
@@ -275,22 +286,35 @@ def _seg_hits_rects(a: np.ndarray, b: np.ndarray, rects: np.ndarray, shrink: flo
     return out
 
 
-def _place_bs(xy: np.ndarray, NB: int, rng: np.random.Generator, P: float, street: float
-              ) -> tuple[np.ndarray, np.ndarray]:
+def _place_bs(xy: np.ndarray, NB: int, rng: np.random.Generator, P: float, street: float,
+              mode: str = "route") -> tuple[np.ndarray, np.ndarray]:
     """BS positions (NB, 2) on walls beside the walk, and their outward wall normals (NB, 2).
 
     BS k is mounted beside the walk point at arc length (k + U(0.15, 0.85)) M / NB,
     on a random side of the street, 0.5 m off the wall; a point inside an
-    intersection is moved along the street to 1 m past the corner.
+    intersection is moved along the street to 1..11 m past the corner. ``mode``:
+    ``route`` stratified arc lengths, ``uniform`` uniform arc lengths, ``box``
+    a uniform point of any street within P/2 of the walk's bounding box.
     """
     n = len(xy) - 1
     pos, nrm = [], []
     for k in range(NB):
-        s = (k + rng.uniform(0.15, 0.85)) * n / NB
-        i = min(int(s), n - 1)
-        p = xy[i] + (s - i) * (xy[i + 1] - xy[i])
-        step = xy[i + 1] - xy[i]
-        along = 0 if abs(step[0]) >= abs(step[1]) else 1  # street direction axis
+        if mode == "box":
+            lo, hi = xy.min(0) - P / 2, xy.max(0) + P / 2
+            along = int(rng.integers(2))
+            across = 1 - along
+            lines = np.arange(np.ceil(lo[across] / P), np.floor(hi[across] / P) + 1) * P
+            p = np.zeros(2)
+            p[across] = rng.choice(lines)
+            p[along] = rng.uniform(lo[along], hi[along])
+            step = np.zeros(2)
+            step[along] = 1.0
+        else:
+            s = (k + rng.random()) * n / NB if mode == "route" else rng.uniform(0, n)
+            i = min(int(s), n - 1)
+            p = xy[i] + (s - i) * (xy[i + 1] - xy[i])
+            step = xy[i + 1] - xy[i]
+            along = 0 if abs(step[0]) >= abs(step[1]) else 1  # street direction axis
         across = 1 - along
         centre = np.round(p[across] / P) * P
         side = 1.0 if rng.random() < 0.5 else -1.0
@@ -300,7 +324,7 @@ def _place_bs(xy: np.ndarray, NB: int, rng: np.random.Generator, P: float, stree
         cl = np.round(q[along] / P) * P
         if abs(q[along] - cl) < street / 2 + 1.0:
             direction = 1.0 if step[along] >= 0 else -1.0
-            q[along] = cl + direction * (street / 2 + 1.0)
+            q[along] = cl + direction * (street / 2 + 1.0 + 10.0 * rng.random())
         nv = np.zeros(2)
         nv[across] = -side
         pos.append(q), nrm.append(nv)
@@ -410,28 +434,52 @@ def _blockers(rng: np.random.Generator, box: np.ndarray, rects: np.ndarray, dens
     return np.column_stack([xy, h, w])[keep]
 
 
-def _blocked_count(paths: dict, blk: np.ndarray, npaths: int) -> np.ndarray:
-    """Number of blockers each path crosses below the blocker's height (npaths,)."""
-    cnt = np.zeros(npaths)
-    if len(blk) == 0 or len(paths["a"]) == 0:
+def _blocked_count(paths: dict, blk: list[np.ndarray], npaths: int) -> np.ndarray:
+    """Number of blockers each path crosses below the blocker's height, per realisation.
+
+    ``blk[r]`` holds the blockers (x, y, height, width) of realisation ``r``;
+    returns (len(blk), npaths). A blocker is crossed when the 2D leg passes
+    within half its width of its centre and the ray there is lower than it.
+    Only the part of each leg lower than the tallest blocker is tested, in
+    spatially sorted chunks against the blockers inside the chunk's box.
+    """
+    R1 = len(blk)
+    cnt = np.zeros((R1, npaths))
+    allb = np.concatenate([np.column_stack([b, np.full(len(b), r)]) for r, b in enumerate(blk)])
+    if len(allb) == 0 or len(paths["a"]) == 0:
         return cnt
-    hmax = blk[:, 2].max()
+    hmax, rmax = allb[:, 2].max(), allb[:, 3].max() / 2
     a, b, ha, hb, lp = paths["a"], paths["b"], paths["ha"], paths["hb"], paths["leg_path"]
-    # only the part of each leg where the ray is lower than the tallest blocker matters
     sel = np.minimum(ha, hb) < hmax
     a, b, ha, hb, lp = a[sel], b[sel], ha[sel], hb[sel], lp[sel]
-    for start in range(0, len(a), 4000):
-        A, B = a[start:start + 4000], b[start:start + 4000]
-        HA, HB = ha[start:start + 4000], hb[start:start + 4000]
-        d = B - A
-        L2 = np.maximum((d ** 2).sum(1), 1e-12)
-        # pre-filter blockers by the leg's bounding box
-        rel = blk[None, :, :2] - A[:, None, :]
-        t = np.clip((rel * d[:, None, :]).sum(-1) / L2[:, None], 0.0, 1.0)
-        dist2 = ((rel - t[..., None] * d[:, None, :]) ** 2).sum(-1)
-        hray = HA[:, None] + t * (HB - HA)[:, None]
-        hit = (dist2 < (blk[None, :, 3] / 2) ** 2) & (hray < blk[None, :, 2])
-        np.add.at(cnt, lp[start:start + 4000], hit.sum(1))
+    # clip every leg to its sub-segment where the ray is below hmax (heights are linear along a leg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tc = np.where(ha != hb, (hmax - ha) / (hb - ha), 0.0)
+    t0 = np.where(ha > hmax, tc, 0.0)
+    t1 = np.where(hb > hmax, tc, 1.0)
+    d = b - a
+    a2, b2 = a + t0[:, None] * d, a + t1[:, None] * d
+    ha2, hb2 = ha + t0 * (hb - ha), ha + t1 * (hb - ha)
+    mid = (a2 + b2) / 2
+    order = np.lexsort((np.floor(mid[:, 0] / 40.0), np.floor(mid[:, 1] / 40.0)))
+    a2, b2, ha2, hb2, lp = a2[order], b2[order], ha2[order], hb2[order], lp[order]
+    for start in range(0, len(a2), 256):
+        A, B = a2[start:start + 256], b2[start:start + 256]
+        lo = np.minimum(A, B).min(0) - rmax
+        hi = np.maximum(A, B).max(0) + rmax
+        inb = allb[(allb[:, 0] > lo[0]) & (allb[:, 0] < hi[0]) & (allb[:, 1] > lo[1]) & (allb[:, 1] < hi[1])]
+        if len(inb) == 0:
+            continue
+        HA, HB = ha2[start:start + 256], hb2[start:start + 256]
+        dd = B - A
+        L2 = np.maximum((dd ** 2).sum(1), 1e-12)
+        rx = inb[None, :, 0] - A[:, 0:1]
+        ry = inb[None, :, 1] - A[:, 1:2]
+        t = np.clip((rx * dd[:, 0:1] + ry * dd[:, 1:2]) / L2[:, None], 0.0, 1.0)
+        dist2 = (rx - t * dd[:, 0:1]) ** 2 + (ry - t * dd[:, 1:2]) ** 2
+        hit = (dist2 < (inb[None, :, 3] / 2) ** 2) & (HA[:, None] + t * (HB - HA)[:, None] < inb[None, :, 2])
+        li, bi = np.nonzero(hit)
+        np.add.at(cnt, (inb[bi, 4].astype(int), lp[start:start + 256][li]), 1.0)
     return cnt
 
 
@@ -486,7 +534,7 @@ def _tracking(snr: np.ndarray, p: Mapping, n_el: int, n_az: int, snr_thr: float
     x_fail = valid[..., 1:].sum(-1)
     x = np.where(any_meets, x_meet, x_fail)
     snr_tr = np.where(any_meets, np.take_along_axis(cand, first[..., None], -1)[..., 0], cand.max(-1))
-    return best_snr[1:], np.maximum(snr_tr, 0.0), x
+    return best_snr, np.maximum(snr_tr, 0.0), x
 
 
 def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -506,63 +554,78 @@ def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]
     nodes = int(p["grid_nodes"])
 
     walk = _street_walk(M + 1, step, rng, P, nodes, p["ue_offset"])  # point 0: just before slot 1
-    bs, nrm = _place_bs(walk, NB, rng, P, p["street"])
-    rects = _blocks(P, p["block"], nodes)
-    pts = np.vstack([walk, bs])
-    box = np.concatenate([pts.min(0) - P, pts.max(0) + P])
-    keep = (rects[:, 2] > box[0]) & (rects[:, 0] < box[2]) & (rects[:, 3] > box[1]) & (rects[:, 1] < box[3])
-    rects = rects[keep]
-    paths = _paths(walk, bs, nrm, rects, p["h_bs"], p["h_ue"])
-    npaths = len(paths["d"])
-
-    # realisation-independent part of every path: free-space amplitude, phase, wall loss
-    g0 = (lam_c / (4 * np.pi * paths["d"])) ** 2 * 10 ** (-p["refl_loss_db"] * paths["refl"] / 10)
-    c0 = np.sqrt(g0) * np.exp(-2j * np.pi * paths["d"] / lam_c)
+    rects_all = _blocks(P, p["block"], nodes)
     noise = 10 ** ((p["n0_dbm_hz"] + p["noise_figure_db"] - 30) / 10) * p["bandwidth"]
     p_tx = 10 ** ((p["p_tx_dbm"] - 30) / 10)
     n_ant = int(p["n_ant"])
     snr_scale = p_tx * n_ant ** 2 / noise  # full array gain n_ant^2 times |a^H w|^2 <= 1
+    cover_snr = 10 ** (p["coverage_snr_db"] / 10)
+    best = None
+    for attempt in range(int(p["placement_tries"])):
+        bs, nrm = _place_bs(walk, NB, rng, P, p["street"], p["bs_placement"])
+        pts = np.vstack([walk, bs])
+        box = np.concatenate([pts.min(0) - P, pts.max(0) + P])
+        keep = ((rects_all[:, 2] > box[0]) & (rects_all[:, 0] < box[2])
+                & (rects_all[:, 3] > box[1]) & (rects_all[:, 1] < box[3]))
+        rects = rects_all[keep]
+        paths = _paths(walk, bs, nrm, rects, p["h_bs"], p["h_ue"])
+        npaths = len(paths["d"])
+        # coverage without blockers: some path of some BS reaches coverage_snr at every point
+        g0 = (lam_c / (4 * np.pi * paths["d"])) ** 2 * 10 ** (-p["refl_loss_db"] * paths["refl"] / 10)
+        good = snr_scale * g0 >= cover_snr
+        covered = np.zeros(M + 1, dtype=bool)
+        covered[paths["ue"][good].astype(int)] = True
+        if best is None or covered.sum() > best[0]:
+            best = (covered.sum(), bs, nrm, rects, paths, g0)
+        if covered.all():
+            break
+    _, bs, nrm, rects, paths, g0 = best
+    npaths = len(paths["d"])
+
+    # realisation-independent part of every path: free-space amplitude, phase, wall loss
+    c0 = np.sqrt(g0) * np.exp(-2j * np.pi * paths["d"] / lam_c)
     snr_thr = 10 ** (p["snr_thr_db"] / 10)
     u_b, v_b, n_el, n_az = _codebook(p)
 
     # blockers of every realisation (0: the instance, 1..R: training)
     box_st = np.concatenate([walk.min(0) - P, walk.max(0) + P])
     loss_blk = 10 ** (-p["blocker_loss_db"] / 20)
-    amps = []
-    for _ in range(R + 1):
-        blk = _blockers(rng, box_st, rects, p["blocker_density"], p["blocker_h"], p["blocker_w"], walk)
-        amps.append(c0 * loss_blk ** _blocked_count(paths, blk, npaths))
-    amps = np.array(amps) if npaths else np.zeros((R + 1, 0))
+    blk = [_blockers(rng, box_st, rects, p["blocker_density"], p["blocker_h"], p["blocker_w"], walk)
+           for _ in range(R + 1)]
+    amps = c0[None, :] * loss_blk ** _blocked_count(paths, blk, npaths)
 
-    snr = np.zeros((R + 1, M + 1, NB, len(u_b)))
+    rate = np.zeros((R + 1, M, NB))
+    rate_tr = np.zeros((R + 1, M, NB))
+    tau_tr = np.zeros((R + 1, M, NB))
+    best0 = np.zeros(NB)
     for j in range(NB):
         sel = np.nonzero(paths["bs"] == j)[0] if npaths else np.zeros(0, dtype=int)
-        if len(sel) == 0:
-            continue
-        K = (_dirichlet(u_b[None, :] - paths["ux"][sel, None], n_ant)
-             * _dirichlet(v_b[None, :] - paths["vz"][sel, None], n_ant))  # (L, beams)
-        rows = paths["ue"][sel].astype(int)
+        if len(sel):
+            Dv = _dirichlet(v_b[None, ::n_az] - paths["vz"][sel, None], n_ant)  # (L, n_el)
+            K = _dirichlet(u_b[None, :] - paths["ux"][sel, None], n_ant) * np.repeat(Dv, n_az, axis=1)
+            rows = paths["ue"][sel].astype(int)
         for r in range(R + 1):
-            S = sp.csr_matrix((amps[r, sel], (rows, np.arange(len(sel)))), shape=(M + 1, len(sel)))
-            snr[r, :, j, :] = snr_scale * np.abs(S @ K) ** 2
-
-    out = {"rate": [], "rate_track": [], "tau_track": []}
-    best0 = []
-    for r in range(R + 1):
-        best_snr, snr_tr, x = _tracking(snr[r], p, n_el, n_az, snr_thr)
-        out["rate"].append(np.log2(1 + best_snr))
-        out["rate_track"].append(np.log2(1 + snr_tr))
-        out["tau_track"].append(p["beta"] * x)
-        best0.append(snr[r, 0].max(-1))
-    init = -1 if p["initial_access"] else int(np.argmax(best0[0]))
+            if len(sel):
+                S = sp.csr_matrix((amps[r, sel], (rows, np.arange(len(sel)))), shape=(M + 1, len(sel)))
+                snr = snr_scale * np.abs(S @ K) ** 2  # (M + 1, beams)
+            else:
+                snr = np.zeros((M + 1, len(u_b)))
+            best_snr, snr_tr, x = _tracking(snr[:, None, :], p, n_el, n_az, snr_thr)
+            rate[r, :, j] = np.log2(1 + best_snr[1:, 0])
+            rate_tr[r, :, j] = np.log2(1 + snr_tr[:, 0])
+            tau_tr[r, :, j] = p["beta"] * x[:, 0]
+            if r == 0:
+                best0[j] = best_snr[0, 0]
+    init = -1 if p["initial_access"] else int(np.argmax(best0))
     return {
-        "rate": out["rate"][0], "rate_track": out["rate_track"][0], "tau_track": out["tau_track"][0],
-        "tau_ho": np.float64(p["tau_c"] / 3), "tau_c": np.float64(p["tau_c"]),
-        "gamma_thr": np.float64(p["gamma_thr"]), "lam": np.float64(p["lam"]),
-        "initial_bs": np.int64(init), "snr_thr": np.float64(snr_thr), "beta": np.float64(p["beta"]),
-        "train_rate": np.array(out["rate"][1:], dtype=np.float32).reshape(R, M, NB),
-        "train_rate_track": np.array(out["rate_track"][1:], dtype=np.float32).reshape(R, M, NB),
-        "train_tau_track": np.array(out["tau_track"][1:], dtype=np.float32).reshape(R, M, NB),
+        "rate": rate[0], "rate_track": rate_tr[0], "tau_track": tau_tr[0],
+        "tau_ho": np.array(p["tau_c"] / 3), "tau_c": np.array(float(p["tau_c"])),
+        "gamma_thr": np.array(float(p["gamma_thr"])), "lam": np.array(float(p["lam"])),
+        "initial_bs": np.array(init, dtype=np.int64), "snr_thr": np.array(float(snr_thr)),
+        "beta": np.array(float(p["beta"])),
+        "train_rate": rate[1:].astype(np.float32),
+        "train_rate_track": rate_tr[1:].astype(np.float32),
+        "train_tau_track": tau_tr[1:].astype(np.float32),
         "ue_xy": walk[1:].copy(), "bs_xy": bs, "bs_normal": nrm,
     }
 
@@ -646,7 +709,7 @@ class TrajectoryAssoc(Problem):
         Key("serving", "int64", ("M",), "-", "serving BS j_i of slot i (0-based)"),
     )
     suites = {
-        "smoke": Suite("smoke", 8, {"M": 20, "NB": 3, "n_train": 2,
+        "smoke": Suite("smoke", 8, {"M": 20, "NB": 3, "n_train": 2, "bs_placement": "box",
                                     "sweep": [{"initial_access": True}, {"initial_access": False}]},
                        seed=4001, doc="M = 20 slots, NB = 3 BSs; even indices start with an initial access, "
                                       "odd ones served by the best BS before slot 1"),
@@ -662,30 +725,7 @@ class TrajectoryAssoc(Problem):
         "slots_below_thr": "F2 = number of slots with Gamma_i <= Gamma_thr",
     }
 
-    # -- generation -------------------------------------------------------
-    def instance_params(self, suite: str, index: int) -> dict:
-        """Generator parameters of instance ``index``: the suite's, updated by its sweep entry."""
-        s = self.suite(suite)
-        params = {k: v for k, v in s.params.items() if k != "sweep"}
-        sweep = s.params.get("sweep")
-        if sweep:
-            params.update(sweep[index % len(sweep)])
-        return params
-
-    def generate(self, suite: str, index: int) -> Instance:
-        """Instance ``index`` of ``suite`` (deterministic); sweep suites vary M and NB with the index."""
-        s = self.suite(suite)
-        if not 0 <= index < s.count:
-            raise MmoptError(f"suite '{suite}' of '{self.name}' has instances 0..{s.count - 1}, not {index}")
-        params = self.instance_params(suite, index)
-        rng = np.random.default_rng(np.random.SeedSequence([s.seed, index]))
-        arrays = self.make_instance(dict(params), rng)
-        meta = {"problem": self.name, "schema": SCHEMA_VERSION, "suite": suite, "index": index,
-                "seed": [s.seed, index], "params": params}
-        inst = Instance(arrays, meta)
-        self.check_instance(inst)
-        return inst
-
+    # -- generation (suites with a "sweep" vary M and NB by index: Problem.instance_params) --
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return simulate(params, rng)
 

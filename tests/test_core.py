@@ -1,11 +1,10 @@
 """Gap, checker, keys, instance files and hashing."""
 import json
-import math
 
 import numpy as np
 import pytest
 
-from mmopt.api import InputError, Instance, instance_hash
+from mmopt.api import InputError, instance_hash
 from mmopt.evaluate import abs_gap, compare, gap, Score
 from mmopt.io import read_instance, read_solution, save_arrays, write_instance, write_solution
 
