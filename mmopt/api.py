@@ -396,6 +396,15 @@ class Solver:
     doc: str = ""
     #: whether the solver's answer is a certified reference (value + bound)
     certifies: bool = False
+    #: heavy modules imported once per worker before cells are forked (e.g. pyomo, torch)
+    imports: tuple[str, ...] = ()
+
+    def warm_up(self) -> None:
+        """Import :attr:`imports` in this process so forked cells inherit them."""
+        import importlib
+
+        for m in self.imports:
+            importlib.import_module(m)
 
     def canonical_params(self, params: Mapping[str, Any] | None = None) -> dict:
         """Defaults overridden by ``params``; unknown names raise :class:`MmoptError`."""
@@ -455,10 +464,12 @@ def problem(cls: type[Problem]) -> type[Problem]:
 
 
 def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
-           certifies: bool | None = None) -> Callable[[Callable], Callable]:
+           certifies: bool | None = None, imports: Iterable[str] = ()) -> Callable[[Callable], Callable]:
     """Register ``fn(instance, *, p1=default, ...) -> (solution, stats)`` as a solver.
 
     Parameters and their defaults are read from the keyword-only arguments.
+    ``imports`` names heavy modules the solver needs; workers import them once
+    so that each time-limited cell (a forked child) does not pay for them.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
@@ -470,7 +481,8 @@ def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
         doc = inspect.getdoc(fn) or ""
         SOLVERS[name] = Solver(name=name, fn=fn, problems=tuple(problems), kind=kind, version=version,
                                params=params, doc=doc,
-                               certifies=(kind == "reference") if certifies is None else certifies)
+                               certifies=(kind == "reference") if certifies is None else certifies,
+                               imports=tuple(imports))
         fn.mmopt_solver = SOLVERS[name]
         return fn
 

@@ -60,6 +60,7 @@ def execute(problem_name: str, solver_name: str, arrays: Mapping[str, np.ndarray
 
     problem = get_problem(problem_name)
     s = get_solver(solver_name, problem_name)
+    s.warm_up()
     inst = Instance(arrays, meta)
     return run_limited(lambda: evaluate_in_child(problem, inst, lambda i: s.solve(i, **params), keep_solution),
                        time_limit)

@@ -127,7 +127,7 @@ def make_client(workers: int | None = None, scheduler: str | None = None):
     with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV,
                           "distributed.worker.daemon": False,
                           "distributed.admin.tick.limit": "60s"}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=50)
     return Client(cluster)
 
