@@ -74,6 +74,38 @@ class Key:
         return "(" + ", ".join(str(s) for s in self.shape) + ("," if len(self.shape) == 1 else "") + ")"
 
 
+def rst_to_markdown(text: str) -> str:
+    """Docstring math to markdown: ``:math:`x``` -> ``$x$``, ``.. math::`` blocks -> ``$$``,
+    ``:sub:`x``` -> ``_x``, and RST section underlines to bold headings."""
+    import re
+
+    text = re.sub(r":math:`([^`]*)`", r"$\1$", text)
+    text = re.sub(r"\\? ?:sub:`([^`]*)`", r"_\1", text)
+    out, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() == ".. math::":
+            i += 1
+            block = []
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+                block.append(lines[i][4:] if lines[i].startswith("    ") else "")
+                i += 1
+            while block and not block[-1].strip():
+                block.pop()
+            while block and not block[0].strip():
+                block.pop(0)
+            out += ["$$", *block, "$$", ""]
+            continue
+        if i + 1 < len(lines) and line.strip() and set(lines[i + 1].strip()) <= set("-=~") \
+                and len(lines[i + 1].strip()) >= max(3, len(line.strip()) - 2):
+            out.append(f"**{line.strip()}**")
+            i += 2
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
 def key_table(keys: Iterable[Key]) -> str:
     """Markdown table of keys (name, dtype, shape, unit, meaning)."""
     rows = ["| key | dtype | shape | unit | meaning |", "|---|---|---|---|---|"]
@@ -364,7 +396,7 @@ class Problem(abc.ABC):
 
     def describe(self) -> str:
         """Markdown description: statement, key tables, generator parameters per suite."""
-        text = (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{self.statement}\n\n"
+        text = (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{rst_to_markdown(self.statement)}\n\n"
                 f"### Instance keys\n\n{key_table(self.instance_keys)}\n\n"
                 f"### Solution keys\n\n{key_table(self.solution_keys)}\n")
         if self.param_docs and self.suites:
