@@ -123,3 +123,16 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "s.npz").exists()
     assert "no results store" in one_line_error(mm("table", "--db", "none.sqlite", cwd=tmp_path))
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_highway_cdf_command_matches_the_python_api(tmp_path):
+    from mmopt.problems.highway import Beam, Road, service_distance_cdf
+
+    r = mm("highway-cdf", "--beam", "0,0,1.5708,80,1.0472", "--road=-10,10,0", "--l", "5,10,20", "--p", "0,0.5",
+           cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    ref = service_distance_cdf(Beam(0, 0, 1.5708, 80, 1.0472), Road(-10, 10, 0), np.array([5.0, 10.0, 20.0]))
+    assert np.allclose(out["curves"][0]["cdf"], ref, atol=1e-5)
+    assert [c["p"] for c in out["curves"]] == [0.0, 0.5]
+    assert "expected 5 numbers" in one_line_error(mm("highway-cdf", "--beam", "1,2", cwd=tmp_path))

@@ -1,0 +1,79 @@
+"""Baselines of MACOL (Kose et al., Sec. IV): Random and Best SNR beam allocation.
+
+Both are greedy and never pre-empt: at every step each *free* beam (in a
+fresh random order) picks a vehicle inside its sector that no other beam is
+serving, and serves it until the vehicle leaves the sector (then the beam is
+free again at the same step). They ignore interference.
+
+* ``random``: the vehicle is drawn uniformly among the candidates.
+* ``best-snr``: the candidate with the best SNR, i.e. the one nearest to
+  the BS (ideal sector antenna, eq. (1) path loss).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mmopt import solver
+from mmopt.problems import highway_sim as sim
+
+PROBLEM = "highway-sector-beams"
+
+
+def greedy_schedule(instance, rule: str, seed: int) -> tuple[np.ndarray, dict]:
+    """Time-stepped greedy allocation without pre-emption (``rule``: ``random`` | ``best-snr``)."""
+    sc = sim.scenario(instance)
+    ins_all = sc.inside_all()
+    T, B, N = ins_all.shape
+    rng = np.random.default_rng(seed)
+    A = np.full((T, B), -1, dtype=np.int16)
+    cur = np.full(B, -1, dtype=np.int64)
+    busy = np.zeros(N, dtype=bool)
+    ar = np.arange(B)
+    bx, by = sc.beams.x, sc.beams.y
+    picks = 0
+    for t in range(T):
+        ins = ins_all[t]
+        act = cur >= 0
+        if act.any():
+            gone = act & ~ins[ar, np.maximum(cur, 0)]
+            if gone.any():
+                busy[cur[gone]] = False
+                cur[gone] = -1
+        want = (cur < 0) & (ins & ~busy).any(axis=1)
+        if want.any():
+            for b in rng.permutation(np.flatnonzero(want)):
+                c = np.flatnonzero(ins[b] & ~busy)
+                if c.size == 0:
+                    continue
+                if rule == "random":
+                    v = int(c[rng.integers(c.size)])
+                else:
+                    dx = sc.x[t, c] - bx[b]
+                    dy = sc.y[c] - by[b]
+                    v = int(c[np.argmin(dx * dx + dy * dy)])
+                cur[b] = v
+                busy[v] = True
+                picks += 1
+        A[t] = cur
+    return A, {"connections_started": picks}
+
+
+@solver("random", problems=[PROBLEM], kind="baseline", version=1)
+def random_allocation(instance, *, seed: int = 0):
+    """Random: each free beam serves a random vehicle inside it until the vehicle leaves (no pre-emption)."""
+    t0 = time.perf_counter()
+    A, st = greedy_schedule(instance, "random", seed)
+    return {"assign": A}, {**st, "seconds": time.perf_counter() - t0}
+
+
+@solver("best-snr", problems=[PROBLEM], kind="baseline", version=1)
+def best_snr_allocation(instance, *, seed: int = 0):
+    """Best SNR: each free beam serves the unserved vehicle inside it with the best SNR (nearest), no pre-emption.
+
+    ``seed`` only sets the order in which free beams pick within a step.
+    """
+    t0 = time.perf_counter()
+    A, st = greedy_schedule(instance, "best-snr", seed)
+    return {"assign": A}, {**st, "seconds": time.perf_counter() - t0}
