@@ -394,6 +394,10 @@ class Problem(abc.ABC):
         """Extra per-cell quantities shown as table columns (see ``metric_docs``)."""
         return {}
 
+    def figures(self, out_dir, suite: str) -> list:
+        """Write the paper's figures for ``suite`` under ``out_dir``; return the paths (none by default)."""
+        return []
+
     def describe(self) -> str:
         """Markdown description: statement, key tables, generator parameters per suite."""
         text = (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{rst_to_markdown(self.statement)}\n\n"

@@ -353,6 +353,23 @@ def references(problem, suite, solver_name, params, out_dir):
     click.echo(f"wrote {path}")
 
 
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", default="paper", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+def figures(problem, suite, out_dir):
+    """Regenerate a paper's figures (PNG, CSV and a markdown summary) for a suite."""
+    from .registry import get_problem
+
+    p = get_problem(problem)
+    p.suite(suite)
+    paths = p.figures(Path(out_dir), suite)
+    if not paths:
+        raise MmoptError(f"problem '{problem}' has no figure generator")
+    for path in paths:
+        click.echo(f"wrote {path}")
+
+
 def _floats(text: str | None, what: str, n: int | None = None):
     if text is None:
         return None

@@ -924,6 +924,16 @@ class HighwaySectorBeams(Problem):
     value_tol = 1e-9
 
     # -- generation (suites with a "sweep" vary N and the model by index: Problem.instance_params) --
+    def figures(self, out_dir, suite: str) -> list:
+        """Figs. 4 and 7 of the paper (PNG + CSV + markdown), see :mod:`mmopt.problems.highway_figures`."""
+        from pathlib import Path
+
+        from mmopt.problems import highway_figures
+
+        out = Path(out_dir)
+        highway_figures.run(out, suite, seeds=3, vehicles=None, fig4_n=30)
+        return sorted(p for p in out.iterdir() if p.is_file())
+
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """The paper's highway with ``n_vehicles`` vehicles for ``duration_s`` seconds.
 

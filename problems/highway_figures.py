@@ -2,7 +2,9 @@
 
 Usage::
 
-    python paper/highway_figures.py OUTDIR [--suite paper] [--seeds 3] [--vehicles 6,10,...] [--fig4-vehicles 30]
+    mmopt figures --problem highway-sector-beams --suite paper --out paper/highway
+    python -m mmopt.problems.highway_figures OUTDIR [--suite paper] [--seeds 3] [--vehicles 6,10,...] \
+        [--fig4-vehicles 30]
 
 * Fig. 4 (``fig4_service_distance_cdf.{png,csv}``): empirical CDFs of the
   interference-free service distance of the connections of MACOL and Best
