@@ -398,18 +398,27 @@ class Problem(abc.ABC):
         """Write the paper's figures for ``suite`` under ``out_dir``; return the paths (none by default)."""
         return []
 
+    def parameter_summary(self) -> tuple[dict, dict]:
+        """(value of each parameter in most suites, each suite's differing values)."""
+        from collections import Counter
+
+        suites = list(self.suites.values())
+        common = {}
+        for k in dict.fromkeys(k for s in suites for k in s.params):
+            vals = [json.dumps(s.params[k], sort_keys=True) for s in suites if k in s.params]
+            common[k] = json.loads(Counter(vals).most_common(1)[0][0])
+        overrides = {s.name: {k: v for k, v in s.params.items() if v != common[k]} for s in suites}
+        return common, overrides
+
     def describe(self) -> str:
         """Markdown description: statement, key tables, generator parameters per suite."""
         text = (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{rst_to_markdown(self.statement)}\n\n"
                 f"### Instance keys\n\n{key_table(self.instance_keys)}\n\n"
                 f"### Solution keys\n\n{key_table(self.solution_keys)}\n")
         if self.param_docs and self.suites:
-            names = list(self.suites)
-            rows = ["| parameter | meaning | " + " | ".join(f"`{n}`" for n in names) + " |",
-                    "|---|---|" + "---|" * len(names)]
-            for k, doc in self.param_docs.items():
-                vals = [str(self.suites[n].params.get(k, "")) for n in names]
-                rows.append(f"| `{k}` | {doc} | " + " | ".join(vals) + " |")
+            common, _ = self.parameter_summary()
+            rows = ["| parameter | meaning | value (unless a suite says otherwise) |", "|---|---|---|"]
+            rows += [f"| `{k}` | {doc} | {common.get(k, '')} |" for k, doc in self.param_docs.items()]
             text += "\n### Generator parameters\n\n" + "\n".join(rows) + "\n"
         return text
 

@@ -106,7 +106,12 @@ def describe_markdown(names=None) -> str:
         p = get_problem(name)
         out.append(p.describe())
         out.append("### Suites\n")
-        out += [f"- `{s.name}` ({s.count} instances): {s.doc}" for s in p.suites.values()]
+        _, over = p.parameter_summary()
+        for s in p.suites.values():
+            diff = ", ".join(f"{k}={v}" for k, v in over[s.name].items() if k != "sweep")
+            sweep = " (parameters vary with the instance index: see the suite's `sweep`)" \
+                if "sweep" in s.params else ""
+            out.append(f"- `{s.name}` ({s.count} instances): {s.doc}" + (f" — `{diff}`" if diff else "") + sweep)
         if p.metric_docs:
             out.append("\n### Table metrics\n")
             out += [f"- `{k}`: {v}" for k, v in p.metric_docs.items()]

@@ -53,7 +53,7 @@ def _fmt(v, col: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if "gap" in col:
-        return f"{100 * v:.3f} %"
+        return f"{100 * v:.3f} %" if abs(v) >= 5e-6 else "0.000 %"
     if col in ("opt share", "feasible"):
         return f"{100 * v:.0f} %"
     if isinstance(v, (int, np.integer)):

@@ -75,7 +75,7 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
     res = ValidationResult(problem_name, suite)
     for i in range(n):
         inst = p.generate(suite, i)
-        out = run_limited(lambda: evaluate_in_child(p, inst, lambda x: _as_solution(fn(dict(x))), False),
+        out = run_limited(lambda inst=inst: evaluate_in_child(p, inst, lambda x: _as_solution(fn(dict(x))), False),
                           time_limit)
         sc = to_score(out, refs.get(inst.hash), p.value_tol)
         row = {"instance": inst.id, "status": sc.status, "objective": sc.objective, "reference": sc.reference,

@@ -194,7 +194,19 @@ SUITES = {
     "smoke": _suite("smoke", 5, "K=3 users, L=2 APs, 2x2 UPA (M=4): for tests", K=3, L=2, Mr=2, Mc=2),
     "small": _suite("small", 50, "K=4, L=4, 4x4 UPA (M=16)", K=4),
     "paper": _suite("paper", 200, "K=6, L=4, M=16: the paper's scale", K=6),
+    "large": _suite("large", 30, "K=8, 9, 10 (cycling with the index), L=4, M=16: beyond exhaustive search "
+                    "(references by branch-and-bound)", K=10, sweep=[{"K": 8}, {"K": 9}, {"K": 10}]),
 }
+
+#: pilot counts N_u of the paper's Fig. 6(a) sweep
+PILOT_SWEEP = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+for _nu in PILOT_SWEEP:
+    # same seed and parameters as "paper" except N_u: instance i has the channels, positions and pilot
+    # noise realisation of paper/i, so the sweep isolates the effect of the number of pilots
+    SUITES[f"pilots-{_nu}"] = Suite(f"pilots-{_nu}", 50, {**SUITES["paper"].params, "n_pilots": _nu},
+                                    seed=SUITES["paper"].seed,
+                                    doc=f"paper scale (channels of paper/0..49) with N_u = {_nu} pilot symbols: "
+                                        "the sweep of Fig. 6(a)")
 
 
 @problem

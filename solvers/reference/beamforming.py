@@ -7,6 +7,10 @@ For a fixed association ``a`` the problem of Li, Liu, Yu eqs. (1)-(6) is
     \gamma^\star(a) = \max_{V} \min_k \mathrm{SINR}_k
     \quad\text{s.t.}\quad \sum_{k: a_k = l} \|v_k\|^2 \le P_l .
 
+Two certified inner methods are registered in :data:`INNER_METHODS`:
+``duality`` (the fast default, :mod:`mmopt.solvers.reference.duality`) and
+``socp`` (below).
+
 SOCP bisection (Wiesel, Eldar, Shamai, "Linear precoding via conic
 optimization for fixed MIMO receivers", IEEE TSP 2006): for a target
 :math:`\gamma`, ``SINR_k >= gamma`` is equivalent (after fixing the phase of
@@ -27,13 +31,18 @@ infeasible one; it stops when their relative bracket is at most ``rel_tol``.
 The returned value is the min SINR actually achieved by the returned
 beamformers (scaled up to the tightest per-AP budget), so it is always a
 feasible lower bound; the infeasible end of the bracket is an upper bound.
+A conic solve that fails, or returns a margin contradicting the
+monotonicity of ``s*(gamma)`` (observed with Clarabel on badly conditioned
+channels: ``s* = 0`` reported as optimal), is retried with SCS; if that
+fails too, the bisection stops with ``info['unreliable'] = True`` and an
+open bracket rather than a wrong upper bound.
 """
 from __future__ import annotations
 
-from typing import Mapping
+import warnings
+from collections.abc import Mapping
 
 import numpy as np
-
 from mmopt.problems.maxmin import sinr
 
 
@@ -79,14 +88,21 @@ class SocpBisection:
         self.prob = cp.Problem(cp.Maximize(self.s), cons)
         self.solves = 0
 
-    def margin(self, gamma: float) -> tuple[float, np.ndarray | None]:
-        """``s*(gamma)`` and the beamformers (None when the solver fails)."""
+    def margin(self, gamma: float, solver: str = "CLARABEL") -> tuple[float, np.ndarray | None]:
+        """``s*(gamma)`` and the beamformers (None when the solver fails).
+
+        The bounded problem is always feasible (``s = 0, V = 0``), so a
+        non-optimal status is a solver failure, never a proof of infeasibility.
+        """
         import cvxpy as cp
 
         self.c.value = float(np.sqrt(1.0 + 1.0 / gamma))
         self.solves += 1
+        kw = {"eps": 1e-10, "max_iters": 200000} if solver == "SCS" else {}
         try:
-            self.prob.solve(solver=cp.CLARABEL)
+            with warnings.catch_warnings():          # inaccurate solves are handled below, not warned about
+                warnings.simplefilter("ignore", UserWarning)
+                self.prob.solve(solver=getattr(cp, solver), **kw)
         except cp.error.SolverError:
             return 0.0, None
         if self.prob.status not in ("optimal", "optimal_inaccurate") or self.V.value is None:
@@ -101,11 +117,25 @@ class SocpBisection:
         lo = best                                   # bisection's feasible end
         hi = max(single_user_bound(H, P, noise, assoc), best)
         it = 0
+        seen: list[tuple[float, float]] = []        # (gamma, s*) evaluated; s* is non-increasing in gamma
+        unreliable = False
+
+        def consistent(g, s_):
+            tol_s = 1e-6 * max(1.0, s_)
+            return all(not ((g2 > g and s2 > s_ + tol_s) or (g2 < g and s2 < s_ - tol_s)) for g2, s2 in seen)
+
         while it < max_iter and hi - max(lo, best) > rel_tol * hi:
             it += 1
             gamma = 0.5 * (lo + hi)
             s, V = self.margin(gamma)
-            if V is not None and s >= 1.0:
+            if V is None or (s < 1.0 and not consistent(gamma, s)):
+                # solver failure or a margin contradicting monotonicity: retry with SCS
+                s, V = self.margin(gamma, solver="SCS")
+                if V is None or (s < 1.0 and not consistent(gamma, s)):
+                    unreliable = True               # cannot certify infeasibility of this target
+                    break
+            seen.append((gamma, s))
+            if s >= 1.0:
                 lo = gamma
                 Vs = scale_to_budget(assoc, V, P)
                 achieved = float(sinr(H, noise, assoc, Vs).min())
@@ -116,7 +146,7 @@ class SocpBisection:
                 hi = gamma
         hi = max(hi, best)
         return V_best, {"sinr": best, "sinr_upper": hi, "iterations": it, "socp_solves": self.solves,
-                        "bracket": (hi - best) / max(hi, 1e-300)}
+                        "bracket": (hi - best) / max(hi, 1e-300), "unreliable": unreliable}
 
 
 def maxmin_socp(H, P, noise, assoc, rel_tol: float = 1e-6) -> tuple[np.ndarray, dict]:
@@ -129,12 +159,31 @@ def maxmin_socp(H, P, noise, assoc, rel_tol: float = 1e-6) -> tuple[np.ndarray, 
     return SocpBisection(H, P, noise, np.asarray(assoc)).solve(rel_tol)
 
 
-INNER_METHODS = {"socp": maxmin_socp}
+def maxmin_duality(H, P, noise, assoc, rel_tol: float = 1e-6) -> tuple[np.ndarray, dict]:
+    """Max-min SINR beamformers for ``assoc`` by uplink-downlink duality (Cai, Quek, Tan, Low).
+
+    Same contract as :func:`maxmin_socp`; see
+    :mod:`mmopt.solvers.reference.duality` (falls back to the SOCP bisection,
+    ``info['fallback']``, if its certificate does not close).
+    """
+    from mmopt.solvers.reference.duality import maxmin_duality as _md
+
+    return _md(H, P, noise, assoc, rel_tol=rel_tol)
 
 
-def maxmin_beamforming(instance: Mapping[str, np.ndarray], assoc, method: str = "socp",
+#: inner methods for a fixed association: name -> f(H, P, noise, assoc, rel_tol) -> (V, info)
+INNER_METHODS = {"duality": maxmin_duality, "socp": maxmin_socp}
+
+
+def maxmin_beamforming(instance: Mapping[str, np.ndarray], assoc, method: str = "duality",
                        rel_tol: float = 1e-6) -> tuple[np.ndarray, dict]:
-    """Max-min beamforming for a fixed association with the chosen inner method."""
+    """Max-min beamforming for a fixed association with the chosen inner method.
+
+    ``method``: ``"duality"`` (default; uplink-downlink duality fixed point,
+    certified, fast) or ``"socp"`` (SOCP bisection). Both return ``(V,
+    info)`` with ``info['sinr']`` achieved by ``V`` and ``info['sinr_upper']``
+    a certified upper bound within ``rel_tol``.
+    """
     if method not in INNER_METHODS:
         from mmopt.api import MmoptError
 
