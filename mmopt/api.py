@@ -490,9 +490,18 @@ def coerce_param(value: Any, default: Any, what: str) -> Any:
         raise MmoptError(f"parameter {what}: cannot read {value!r} as {type(default).__name__}") from None
 
 
+def json_default(o: Any) -> Any:
+    """``json.dumps`` fallback: NumPy scalars and arrays as Python values, anything else as text."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
 def params_key(params: Mapping[str, Any]) -> str:
     """Canonical JSON of parameters (sorted keys) used in cache keys."""
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=json_default)
 
 
 # registries (filled by decorators at plugin import time)

@@ -12,21 +12,12 @@ from pathlib import Path
 
 import click
 
-from .api import InputError, MmoptError
+from .api import InputError, MmoptError, json_default
 
 JSON_OPTS = {"indent": None, "sort_keys": False}
 
 
 def _dump(obj) -> str:
-    def default(o):
-        import numpy as np
-
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        return str(o)
-
     def clean(o):
         if isinstance(o, float) and not math.isfinite(o):
             return None
@@ -36,7 +27,7 @@ def _dump(obj) -> str:
             return [clean(v) for v in o]
         return o
 
-    return json.dumps(clean(obj), default=default, **JSON_OPTS)
+    return json.dumps(clean(obj), default=json_default, **JSON_OPTS)
 
 
 def _split(values) -> list[str]:

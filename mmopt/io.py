@@ -16,7 +16,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .api import InputError, Instance, Key, Problem
+from .api import InputError, Instance, Key, Problem, json_default
 
 META_KEY = "mmopt_meta"
 FORMATS = (".npz", ".mat")
@@ -50,7 +50,7 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], meta:
     for k, v in data.items():
         if v.dtype == object:
             raise InputError(f"key '{k}' is an object array; only numeric arrays can be saved")
-    data[META_KEY] = np.array(json.dumps(dict(meta or {}), sort_keys=True, default=_json_default))
+    data[META_KEY] = np.array(json.dumps(dict(meta or {}), sort_keys=True, default=json_default))
     if fmt == ".npz":
         def write(tmp):
             with open(tmp, "wb") as f:
@@ -66,14 +66,6 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], meta:
             scipy.io.savemat(tmp, data, do_compression=True, oned_as="row")
     _atomic_write(path, write)
     return path
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
 def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:

@@ -20,6 +20,8 @@ from typing import Callable
 
 import numpy as np
 
+from .api import json_default
+
 
 @dataclass
 class Outcome:
@@ -34,7 +36,7 @@ def _pack(arrays: dict, info: dict) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     a = buf.getvalue()
-    j = json.dumps(info, default=_json_default).encode()
+    j = json.dumps(info, default=json_default).encode()
     return struct.pack("<QQ", len(a), len(j)) + a + j
 
 
@@ -45,14 +47,6 @@ def _unpack(data: bytes) -> tuple[dict, dict]:
     with np.load(io.BytesIO(a), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     return arrays, json.loads(j)
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def one_line(exc: BaseException) -> str:

@@ -21,6 +21,19 @@ from mmopt.problems import highway_sim as sim
 PROBLEM = "highway-sector-beams"
 
 
+def pick_vehicle(sc, t: int, b: int, candidates: np.ndarray, rule: str, rng: np.random.Generator) -> int:
+    """The vehicle a free beam ``b`` picks among ``candidates`` at step ``t``.
+
+    ``random``: uniformly at random; ``best-snr``: the strongest link, i.e.
+    the nearest vehicle (path loss grows with distance, equal beam gains).
+    """
+    if rule == "random":
+        return int(candidates[rng.integers(candidates.size)])
+    dx = sc.x[t, candidates] - sc.beams.x[b]
+    dy = sc.y[candidates] - sc.beams.y[b]
+    return int(candidates[np.argmin(dx * dx + dy * dy)])
+
+
 def greedy_schedule(instance, rule: str, seed: int) -> tuple[np.ndarray, dict]:
     """Time-stepped greedy allocation without pre-emption (``rule``: ``random`` | ``best-snr``)."""
     sc = sim.scenario(instance)
@@ -31,7 +44,6 @@ def greedy_schedule(instance, rule: str, seed: int) -> tuple[np.ndarray, dict]:
     cur = np.full(B, -1, dtype=np.int64)
     busy = np.zeros(N, dtype=bool)
     ar = np.arange(B)
-    bx, by = sc.beams.x, sc.beams.y
     picks = 0
     for t in range(T):
         ins = ins_all[t]
@@ -47,12 +59,7 @@ def greedy_schedule(instance, rule: str, seed: int) -> tuple[np.ndarray, dict]:
                 c = np.flatnonzero(ins[b] & ~busy)
                 if c.size == 0:
                     continue
-                if rule == "random":
-                    v = int(c[rng.integers(c.size)])
-                else:
-                    dx = sc.x[t, c] - bx[b]
-                    dy = sc.y[c] - by[b]
-                    v = int(c[np.argmin(dx * dx + dy * dy)])
+                v = pick_vehicle(sc, t, b, c, rule, rng)
                 cur[b] = v
                 busy[v] = True
                 picks += 1

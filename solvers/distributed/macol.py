@@ -36,6 +36,7 @@ import numpy as np
 from mmopt import solver
 from mmopt.problems import highway_sim as sim
 from mmopt.problems.highway import layout_neighbours
+from mmopt.solvers.baselines.highway_baselines import pick_vehicle
 
 PROBLEM = "highway-sector-beams"
 
@@ -95,7 +96,6 @@ def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: st
     rate_sum = np.zeros(B)
     n_steps = np.zeros(B, dtype=np.int64)
     ar = np.arange(B)
-    bx, by = sc.beams.x, sc.beams.y
     counts = {"serve_explore_first": 0, "serve_epsilon": 0, "serve_exploit": 0, "serve_unseen": 0,
               "backoff": 0, "rewards": 0}
 
@@ -133,12 +133,7 @@ def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: st
                     counts["backoff"] += 1
                     backoff_until[b] = t + max(1, int(round(ag.duration[ctx])))
                     continue
-                if pick == "random":
-                    v = int(c[rng.integers(c.size)])
-                else:
-                    dx = sc.x[t, c] - bx[b]
-                    dy = sc.y[c] - by[b]
-                    v = int(c[np.argmin(dx * dx + dy * dy)])
+                v = pick_vehicle(sc, t, b, c, pick, rng)
                 cur[b] = v
                 busy[v] = True
                 ctx_of[b] = ctx
