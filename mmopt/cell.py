@@ -12,8 +12,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .api import InputError, Instance, MmoptError
-from .evaluate import Score, compare
+from .api import InputError, Instance
+from .evaluate import Score, compare, score
 from .sandbox import Outcome, run_limited
 
 
@@ -38,17 +38,12 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
     seconds = time.perf_counter() - t0
     info = {"seconds": seconds, "stats": _json_safe(stats or {})}
     try:
-        rep = problem.check(instance, solution)
+        sc = score(problem, instance, solution)
     except InputError as e:
         info.update(malformed=str(e), feasible=False, max_violation=None, objective=None, metrics={})
         return ({}, info)
-    info.update(feasible=rep.feasible, max_violation=rep.max_violation,
-                violations=rep.to_dict()["violations"][:20], message="" if rep.feasible else rep.summary())
-    if rep.feasible:
-        info["objective"] = float(problem.objective(instance, solution))
-        info["metrics"] = {k: float(v) for k, v in problem.metrics(instance, solution).items()}
-    else:
-        info["objective"], info["metrics"] = None, {}
+    info.update(feasible=sc.feasible, max_violation=sc.max_violation, violations=sc.violations[:20],
+                message=sc.message, objective=sc.objective, metrics=sc.metrics)
     arrays = {k: np.asarray(v) for k, v in solution.items()} if keep_solution else {}
     return arrays, info
 
@@ -80,7 +75,3 @@ def to_score(out: Outcome, reference: Mapping | None, value_tol: float) -> Score
               message=info.get("message", ""), metrics=info.get("metrics", {}))
     return compare(s, reference, value_tol)
 
-
-def require_same_problem(meta: Mapping, problem: str) -> None:
-    if meta.get("problem") not in (None, problem):
-        raise MmoptError(f"the file is for problem '{meta['problem']}', not '{problem}'")

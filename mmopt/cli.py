@@ -151,7 +151,8 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
     p = get_problem(inst.problem)
     s = get_solver(solver_name, p.name)
     prm = s.canonical_params(_params(params, scoped=False))
-    Path(out_path).suffix.lower() in (".npz", ".mat") or _bad(f"{out_path}: output must end in .npz or .mat")
+    if Path(out_path).suffix.lower() not in (".npz", ".mat"):
+        raise MmoptError(f"{out_path}: output must end in .npz or .mat")
     out = execute(p.name, s.name, dict(inst), inst.meta, prm, time_limit, keep_solution=True)
     ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) if inst.meta.get("suite") else None
     sc = to_score(out, ref, p.value_tol)
@@ -166,10 +167,6 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
     click.echo(_dump(result))
     if sc.status in ("error", "timeout"):
         sys.exit(1)
-
-
-def _bad(msg):
-    raise MmoptError(msg)
 
 
 @app.command()
@@ -192,9 +189,8 @@ def evaluate(problem, instance_path, solution_path, tol):
         click.echo(f"warning: {solution_path} was computed for another instance (hash {h[:12]})", err=True)
     ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) if inst.meta.get("suite") else None
     sc = score(p, inst, sol, ref, tol)
-    rep = p.check(inst, sol, tol)
     click.echo(_dump({"problem": p.name, "feasible": sc.feasible, "objective": sc.objective,
-                      "max_violation": sc.max_violation, "violations": rep.to_dict()["violations"],
+                      "max_violation": sc.max_violation, "violations": sc.violations,
                       "status": sc.status, "reference": sc.reference, "gap": sc.gap, "metrics": sc.metrics}))
     sys.exit(0 if sc.feasible else 1)
 

@@ -11,7 +11,6 @@ wrong); it is never averaged in as a negative gap.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -49,6 +48,7 @@ class Score:
     reference_status: str | None = None
     message: str = ""
     metrics: dict = field(default_factory=dict)
+    violations: list = field(default_factory=list)
 
 
 def score(problem: Problem, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray],
@@ -62,7 +62,7 @@ def score(problem: Problem, instance: Mapping[str, np.ndarray], solution: Mappin
     metrics = problem.metrics(instance, solution) if rep.feasible else {}
     s = Score(status="ok" if rep.feasible else "infeasible", objective=obj, feasible=rep.feasible,
               max_violation=rep.max_violation, message="" if rep.feasible else rep.summary(),
-              metrics=metrics)
+              metrics={k: float(v) for k, v in metrics.items()}, violations=rep.to_dict()["violations"])
     return compare(s, reference, problem.value_tol)
 
 
@@ -80,9 +80,3 @@ def compare(s: Score, reference: Mapping | None, default_tol: float) -> Score:
                      f"beyond its tolerance {rtol:g}")
     return s
 
-
-def finite_or_none(x) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None

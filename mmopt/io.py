@@ -124,8 +124,6 @@ def conform(arrays: dict[str, np.ndarray], keys: tuple[Key, ...]) -> dict[str, n
             out[k.name] = a.reshape(-1)
         elif len(k.shape) == 1 and a.ndim == 0:
             out[k.name] = a.reshape(1)
-        elif len(k.shape) >= 2 and a.ndim == 2 and len(k.shape) > 2 and a.size == 0:
-            out[k.name] = a.reshape((0,) * len(k.shape))
     return out
 
 

@@ -108,11 +108,6 @@ def row_for(cell: Cell, out, run_id: str, time_limit: float | None) -> dict:
             "metrics": sc.metrics, "provenance": provenance()}
 
 
-def _run_cell(problem, solver, arrays, meta, params, time_limit):
-    """Task body on a Dask worker."""
-    return execute(problem, solver, arrays, meta, params, time_limit)
-
-
 def make_client(workers: int | None = None, scheduler: str | None = None):
     """A Dask client: the given scheduler, or a LocalCluster of single-threaded workers."""
     import dask
@@ -158,7 +153,7 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         futures = {}
         try:
             for c in todo:
-                f = client.submit(_run_cell, c.problem, c.solver.name, dict(c.instance), c.instance.meta,
+                f = client.submit(execute, c.problem, c.solver.name, dict(c.instance), c.instance.meta,
                                   c.params, time_limit, pure=False,
                                   key=f"{c.solver.name}-{c.instance.id}-{c.key[:10]}".replace("/", "-"))
                 futures[f] = c

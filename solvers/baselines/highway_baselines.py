@@ -21,6 +21,11 @@ from mmopt.problems import highway_sim as sim
 PROBLEM = "highway-sector-beams"
 
 
+def departed(cur: np.ndarray, ins: np.ndarray, ar: np.ndarray) -> np.ndarray:
+    """Beams whose served vehicle (``cur``, -1 idle) is no longer inside them (``ins``: beams x vehicles)."""
+    return (cur >= 0) & ~ins[ar, np.maximum(cur, 0)]
+
+
 def pick_vehicle(sc, t: int, b: int, candidates: np.ndarray, rule: str, rng: np.random.Generator) -> int:
     """The vehicle a free beam ``b`` picks among ``candidates`` at step ``t``.
 
@@ -47,12 +52,10 @@ def greedy_schedule(instance, rule: str, seed: int) -> tuple[np.ndarray, dict]:
     picks = 0
     for t in range(T):
         ins = ins_all[t]
-        act = cur >= 0
-        if act.any():
-            gone = act & ~ins[ar, np.maximum(cur, 0)]
-            if gone.any():
-                busy[cur[gone]] = False
-                cur[gone] = -1
+        gone = departed(cur, ins, ar)
+        if gone.any():
+            busy[cur[gone]] = False
+            cur[gone] = -1
         want = (cur < 0) & (ins & ~busy).any(axis=1)
         if want.any():
             for b in rng.permutation(np.flatnonzero(want)):

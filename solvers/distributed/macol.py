@@ -36,7 +36,7 @@ import numpy as np
 from mmopt import solver
 from mmopt.problems import highway_sim as sim
 from mmopt.problems.highway import layout_neighbours
-from mmopt.solvers.baselines.highway_baselines import pick_vehicle
+from mmopt.solvers.baselines.highway_baselines import departed, pick_vehicle
 
 PROBLEM = "highway-sector-beams"
 
@@ -101,15 +101,11 @@ def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: st
 
     for t in range(T):
         ins = ins_all[t]
-        act = cur >= 0
-        if act.any():
-            gone = act & ~ins[ar, np.maximum(cur, 0)]
-            if gone.any():
-                for b in np.flatnonzero(gone):
-                    agents[b].update(int(ctx_of[b]), rate_sum[b] / n_steps[b], int(n_steps[b]))
-                    counts["rewards"] += 1
-                    busy[cur[b]] = False
-                    cur[b] = -1
+        for b in np.flatnonzero(departed(cur, ins, ar)):
+            agents[b].update(int(ctx_of[b]), rate_sum[b] / n_steps[b], int(n_steps[b]))
+            counts["rewards"] += 1
+            busy[cur[b]] = False
+            cur[b] = -1
         want = (cur < 0) & (backoff_until <= t) & (ins & ~busy).any(axis=1)
         if want.any():
             for b in rng.permutation(np.flatnonzero(want)):
