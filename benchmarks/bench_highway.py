@@ -26,7 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from mmopt.api import Instance  # noqa: E402
-from mmopt.problems import highway_sim as sim  # noqa: E402
+from mmopt.problems.highway_sector_beams import scenario as sim  # noqa: E402
 from mmopt.registry import get_problem, get_solver  # noqa: E402
 
 

@@ -31,7 +31,7 @@ import time
 import warnings
 
 import numpy as np
-from mmopt.problems.maxmin import DEFAULTS
+from mmopt.problems.maxmin_assoc_bf import DEFAULTS
 from mmopt.solvers.reference.beamforming import maxmin_socp
 from mmopt.solvers.reference.duality import maxmin_duality
 

@@ -276,6 +276,9 @@ class Suite:
     params: Mapping[str, Any]
     seed: int = 0
     doc: str = ""
+    #: ``eval`` (scored by ``mmopt run``) or ``train`` (training data of learned solvers; its seeds
+    #: must be disjoint from every evaluation suite's, which ``mmopt.testing.check_problem`` asserts)
+    role: str = "eval"
 
 
 class Problem(abc.ABC):
@@ -302,8 +305,20 @@ class Problem(abc.ABC):
     value_tol: float = 1e-6
 
     # -- generation -------------------------------------------------------
+    def eval_suites(self) -> list[str]:
+        """Names of the suites that are scored (every suite but the training ones)."""
+        return [n for n, s in self.suites.items() if s.role == "eval"]
+
+    def cli_commands(self) -> list:
+        """Extra ``click`` commands this problem contributes to the ``mmopt`` CLI (none by default)."""
+        return []
+
+    def plot(self, frame, out_dir, suite: str) -> list:
+        """Write the paper's figures for ``suite`` from the store rows ``frame`` (a DataFrame)."""
+        return []
+
     def suite(self, name: str) -> Suite:
-        if name not in self.suites:
+        if not isinstance(name, str) or name not in self.suites:
             raise MmoptError(f"problem '{self.name}' has no suite '{name}' "
                              f"(available: {', '.join(self.suites)})")
         return self.suites[name]
@@ -427,10 +442,17 @@ class Problem(abc.ABC):
 # Solvers
 # ---------------------------------------------------------------------------
 
+#: optional dependency -> the extra that installs it
+EXTRAS = {"torch": "learned", "gymnasium": "learned"}
+
 
 @dataclass
 class Solver:
-    """A registered solver function ``solve(instance, **params) -> (solution, stats)``."""
+    """A registered solver function ``solve(instance, **params) -> (solution, stats)``.
+
+    A solver is identified by (problem, name): the same name may serve several
+    problems with different code. See ``docs/architecture.md`` for the contract.
+    """
 
     name: str
     fn: Callable
@@ -443,7 +465,49 @@ class Solver:
     certifies: bool = False
     #: heavy modules imported once per worker before cells are forked (e.g. pyomo, torch)
     imports: tuple[str, ...] = ()
+    #: optional modules the solver needs; missing ones make it unavailable, never break loading
+    requires: tuple[str, ...] = ()
+    #: ``applies(instance, **params) -> None | reason``: decline an instance (cell status ``skipped``)
+    applies_fn: Callable | None = None
+    #: ``setup(**params)``: load what the solver needs (weights); timed apart from the solve, memoised
+    #: by the solver itself, run in the worker before each cell is forked
+    setup_fn: Callable | None = None
+    #: learned solvers: ``weights(**params) -> file name`` under ``solvers/learned/weights``
+    weights_fn: Callable | None = None
+    #: learned solvers: ``train(*, epochs, seed, count, progress, **params) -> (state_dict, info)``
+    train_fn: Callable | None = None
+    #: module that registered the solver (named in duplicate-registration errors)
+    module: str = ""
 
+    # -- availability -----------------------------------------------------
+    def missing(self) -> list[str]:
+        """Modules of :attr:`requires` (and :attr:`imports`) that cannot be imported here."""
+        import importlib.util
+
+        out = []
+        for m in dict.fromkeys(self.requires):
+            try:
+                if importlib.util.find_spec(m) is None:
+                    out.append(m)
+            except (ImportError, ValueError):
+                out.append(m)
+        return out
+
+    @property
+    def available(self) -> bool:
+        return not self.missing()
+
+    def install_hint(self) -> str:
+        extras = sorted({EXTRAS.get(m, m) for m in self.missing()})
+        return f'pip install "mmopt[{",".join(extras)}]"' if extras else ""
+
+    def unavailable_reason(self) -> str | None:
+        miss = self.missing()
+        if not miss:
+            return None
+        return f"needs {', '.join(miss)} ({self.install_hint()})"
+
+    # -- parameters -------------------------------------------------------
     def warm_up(self) -> None:
         """Import :attr:`imports` in this process so forked cells inherit them."""
         import importlib
@@ -462,6 +526,40 @@ class Solver:
         for k, v in params.items():
             out[k] = coerce_param(v, self.params[k], f"{self.name}.{k}")
         return out
+
+    # -- the hooks ----------------------------------------------------------
+    def applies(self, instance: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None) -> str | None:
+        """None if the solver takes the instance, else the reason it declines."""
+        if self.applies_fn is None:
+            return None
+        reason = self.applies_fn(instance, **self.canonical_params(params))
+        return None if not reason else str(reason)
+
+    def setup(self, params: Mapping[str, Any] | None = None) -> float:
+        """Run the set-up hook (weight loading); returns its seconds."""
+        if self.setup_fn is None:
+            return 0.0
+        import time
+
+        t0 = time.perf_counter()
+        self.setup_fn(**self.canonical_params(params))
+        return time.perf_counter() - t0
+
+    def weights_files(self, params: Mapping[str, Any] | None = None) -> list:
+        """Weight files of a learned solver for these parameters (``[]`` for other kinds)."""
+        if self.weights_fn is None:
+            return []
+        from .learned import weights_path
+
+        names = self.weights_fn(**self.canonical_params(params))
+        names = [names] if isinstance(names, (str, bytes)) or hasattr(names, "__fspath__") else list(names)
+        return [weights_path(n) for n in names]
+
+    def fingerprint(self, params: Mapping[str, Any] | None = None) -> str:
+        """Content of what the answer depends on beyond code and parameters: the weights' sha256."""
+        from .learned import file_sha256
+
+        return ",".join(file_sha256(p) for p in self.weights_files(params))
 
     def solve(self, instance: Instance, **params) -> tuple[dict, dict]:
         sol, stats = self.fn(instance, **self.canonical_params(params))
@@ -506,38 +604,78 @@ def params_key(params: Mapping[str, Any]) -> str:
 
 # registries (filled by decorators at plugin import time)
 PROBLEMS: dict[str, Problem] = {}
-SOLVERS: dict[str, Solver] = {}
+#: (problem, name) -> Solver
+SOLVERS: dict[tuple[str, str], Solver] = {}
 
 
 def problem(cls: type[Problem]) -> type[Problem]:
     """Class decorator registering a :class:`Problem` subclass (one instance)."""
     if not cls.name:
         raise TypeError(f"{cls.__name__} has no name")
+    old = PROBLEMS.get(cls.name)
+    if old is not None and type(old).__module__ != cls.__module__:
+        raise MmoptError(f"problem '{cls.name}' is registered twice: by {type(old).__module__} "
+                         f"and by {cls.__module__}")
     PROBLEMS[cls.name] = cls()
     return cls
 
 
 def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
-           certifies: bool | None = None, imports: Iterable[str] = ()) -> Callable[[Callable], Callable]:
+           certifies: bool | None = None, imports: Iterable[str] = (), requires: Iterable[str] = (),
+           applies: Callable | None = None, setup: Callable | None = None,
+           weights: Callable | str | None = None, train: Callable | None = None
+           ) -> Callable[[Callable], Callable]:
     """Register ``fn(instance, *, p1=default, ...) -> (solution, stats)`` as a solver.
 
     Parameters and their defaults are read from the keyword-only arguments.
-    ``imports`` names heavy modules the solver needs; workers import them once
-    so that each time-limited cell (a forked child) does not pay for them.
+
+    Parameters
+    ----------
+    name, problems
+        The solver is registered as (problem, name) for each problem; the same
+        (problem, name) twice is an error naming both modules.
+    kind
+        ``reference``, ``learned``, ``distributed`` or ``baseline``.
+    imports
+        Heavy modules imported once per worker before cells are forked.
+    requires
+        Optional modules (``("torch",)``); when one is missing the solver is
+        listed as unavailable with the extra to install, and never breaks
+        loading of other plugins. Import them inside functions, not at the top
+        of the module.
+    applies
+        ``applies(instance, **params) -> None | reason``: decline instances
+        (exhaustive search on a large suite, a model trained for another size).
+    setup
+        ``setup(**params)``: memoised loading (weights) timed apart from the solve.
+    weights, train
+        Learned solvers: the weight file name (or ``weights(**params) -> name``)
+        under ``solvers/learned/weights`` and the training entry used by
+        ``mmopt train``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
+    if kind == "learned" and (weights is None or train is None):
+        raise ValueError(f"learned solver '{name}' needs weights= and train=")
 
     def deco(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
         params = {p.name: p.default for p in sig.parameters.values()
                   if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
         doc = inspect.getdoc(fn) or ""
-        SOLVERS[name] = Solver(name=name, fn=fn, problems=tuple(problems), kind=kind, version=version,
-                               params=params, doc=doc,
-                               certifies=(kind == "reference") if certifies is None else certifies,
-                               imports=tuple(imports))
-        fn.mmopt_solver = SOLVERS[name]
+        wfn = (lambda **_: weights) if isinstance(weights, str) else weights
+        s = Solver(name=name, fn=fn, problems=tuple(problems), kind=kind, version=version,
+                   params=params, doc=doc,
+                   certifies=(kind == "reference") if certifies is None else certifies,
+                   imports=tuple(imports), requires=tuple(requires), applies_fn=applies, setup_fn=setup,
+                   weights_fn=wfn, train_fn=train, module=fn.__module__)
+        for p in s.problems:
+            old = SOLVERS.get((p, name))
+            if old is not None and (old.module, old.fn.__qualname__) != (s.module, fn.__qualname__):
+                raise MmoptError(f"solver '{name}' for problem '{p}' is registered twice: by {old.module} "
+                                 f"and by {s.module}")
+            SOLVERS[(p, name)] = s
+        fn.mmopt_solver = s
         return fn
 
     return deco

@@ -12,22 +12,10 @@ from pathlib import Path
 
 import click
 
-from .api import InputError, MmoptError, json_default
+from .api import InputError, MmoptError
+from .cli_util import dump_json
 
-JSON_OPTS = {"indent": None, "sort_keys": False}
-
-
-def _dump(obj) -> str:
-    def clean(o):
-        if isinstance(o, float) and not math.isfinite(o):
-            return None
-        if isinstance(o, dict):
-            return {k: clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        return o
-
-    return json.dumps(clean(obj), default=json_default, **JSON_OPTS)
+_dump = dump_json
 
 
 def _split(values) -> list[str]:
@@ -52,7 +40,26 @@ def _params(values, scoped: bool) -> dict:
     return out
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The mmopt command group; problems contribute extra commands (``Problem.cli_commands``)."""
+
+    def _problem_commands(self) -> dict:
+        from .registry import problems
+
+        out = {}
+        for p in problems().values():
+            for cmd in p.cli_commands():
+                out[cmd.name] = cmd
+        return out
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._problem_commands()))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self._problem_commands().get(name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mmopt")
 def app():
     """mmopt: score mmWave association and beam-management algorithms against certified optima."""
@@ -83,31 +90,13 @@ def list_cmd(as_json):
 
 @app.command()
 @click.argument("problem", required=False)
-def describe(problem):
-    """Formal statement, suites and key tables of a problem, or of all (markdown)."""
-    click.echo(describe_markdown([problem] if problem else None), nl=False)
+@click.option("--format", "fmt", type=click.Choice(["md", "latex"]), default="md", show_default=True)
+def describe(problem, fmt):
+    """Formal statement, suites and key tables of a problem, or of all (markdown or LaTeX)."""
+    from .docs import describe_latex, describe_markdown
 
-
-def describe_markdown(names=None) -> str:
-    """The problems' reference page (docs/problems.md is this text)."""
-    from .registry import get_problem, problems
-
-    out = []
-    for name in names or list(problems()):
-        p = get_problem(name)
-        out.append(p.describe())
-        out.append("### Suites\n")
-        _, over = p.parameter_summary()
-        for s in p.suites.values():
-            diff = ", ".join(f"{k}={v}" for k, v in over[s.name].items() if k != "sweep")
-            sweep = " (parameters vary with the instance index: see the suite's `sweep`)" \
-                if "sweep" in s.params else ""
-            out.append(f"- `{s.name}` ({s.count} instances): {s.doc}" + (f" — `{diff}`" if diff else "") + sweep)
-        if p.metric_docs:
-            out.append("\n### Table metrics\n")
-            out += [f"- `{k}`: {v}" for k, v in p.metric_docs.items()]
-        out.append("")
-    return "\n".join(out) + "\n"
+    names = [problem] if problem else None
+    click.echo(describe_markdown(names) if fmt == "md" else describe_latex(names), nl=False)
 
 
 @app.command()
@@ -360,42 +349,6 @@ def figures(problem, suite, out_dir):
         raise MmoptError(f"problem '{problem}' has no figure generator")
     for path in paths:
         click.echo(f"wrote {path}")
-
-
-def _floats(text: str | None, what: str, n: int | None = None):
-    if text is None:
-        return None
-    try:
-        vals = [float(x) for x in text.replace(",", " ").split()]
-    except ValueError:
-        raise MmoptError(f"{what}: expected numbers separated by commas, got '{text}'") from None
-    if n is not None and len(vals) != n:
-        raise MmoptError(f"{what}: expected {n} numbers, got {len(vals)}")
-    return vals
-
-
-@app.command("highway-cdf")
-@click.option("--l", "dist", default=None, help="Distances in m (comma separated; default a grid).")
-@click.option("--p", "p", default="0", show_default=True, help="Neighbour activity probabilities (comma separated).")
-@click.option("--beam-index", type=int, default=None, help="A beam of the paper's layout (0..17).")
-@click.option("--beam", default=None, help="Explicit beam x,y,theta,radius,width (m, rad).")
-@click.option("--road", default=None, help="Explicit road y_low,y_high,y_split (m).")
-@click.option("--neighbour", "neighbours", multiple=True, help="Neighbour beam x,y,theta,radius,width (repeatable).")
-@click.option("--points", type=int, default=41, show_default=True)
-def highway_cdf(dist, p, beam_index, beam, road, neighbours, points):
-    """Analytic service-distance CDF of a highway sector beam (Kose et al., eqs. (3)-(12)) as JSON."""
-    from .problems.highway import highway_cdf_json
-
-    ps = _floats(p, "--p")
-    if any(not 0 <= x <= 1 for x in ps):
-        raise MmoptError("--p: probabilities must lie in [0, 1]")
-    if (road or neighbours) and beam is None:
-        raise MmoptError("--road and --neighbour need an explicit --beam")
-    out = highway_cdf_json(_floats(dist, "--l"), p=ps, beam_index=beam_index, beam=_floats(beam, "--beam", 5),
-                           road=_floats(road, "--road", 3),
-                           neighbours=[_floats(nb, "--neighbour", 5) for nb in neighbours] or None,
-                           points=points)
-    click.echo(_dump(out))
 
 
 def main(argv=None) -> None:

@@ -1,7 +1,7 @@
 """The documentation stays true: docs/problems.md is what `mmopt describe` prints."""
 from pathlib import Path
 
-from mmopt.cli import describe_markdown
+from mmopt.docs import describe_markdown
 from mmopt.docs import HEADER
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from mmopt.api import InputError
-from mmopt.problems import highway_sim as sim
-from mmopt.problems.highway import (CASE_ARC, CASE_LEFT, CASE_RIGHT, Beam, beam_road_area,
+from mmopt.problems.highway_sector_beams import scenario as sim
+from mmopt.problems.highway_sector_beams import (CASE_ARC, CASE_LEFT, CASE_RIGHT, Beam, beam_road_area,
                                     highway_cdf_json, interference_free_distance, interference_probability,
                                     interfered_area, layout_beams, layout_neighbours, layout_road,
                                     mean_service_distance, paper_layout, sector_distance_cdf,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmopt.api import Instance
-from mmopt.problems.maxmin import sinr
+from mmopt.problems.maxmin_assoc_bf import sinr
 from mmopt.registry import get_solver
 from mmopt.solvers.reference.beamforming import maxmin_socp
 
@@ -129,7 +129,7 @@ def test_scenario_side_information(maxmin):
     on_road = (np.abs(inst["user_pos"][:, 0]) <= 10) | (np.abs(inst["user_pos"][:, 1]) <= 10)
     assert on_road.all()
     # location error statistics of the image detector: mean ~0.3 m, 99 % under 1 m
-    from mmopt.problems.maxmin import DEFAULTS
+    from mmopt.problems.maxmin_assoc_bf import DEFAULTS
     rng = np.random.default_rng(0)
     err = np.hypot(*(DEFAULTS["loc_error_std"] * rng.standard_normal((2, 200000))))
     assert err.mean() == pytest.approx(0.30, abs=0.005) and np.quantile(err, 0.99) < 1.0

@@ -3,7 +3,7 @@ import itertools
 
 import numpy as np
 import pytest
-from mmopt.problems.maxmin import DEFAULTS
+from mmopt.problems.maxmin_assoc_bf import DEFAULTS
 from mmopt.solvers.reference.beamforming import maxmin_socp
 from mmopt.solvers.reference.maxmin_bnb import local_search, subset_bounds
 
@@ -89,7 +89,7 @@ def test_dropping_users_is_a_relaxation(maxmin):
 
 
 def test_local_search_incumbent_is_achievable(maxmin):
-    from mmopt.problems.maxmin import sinr
+    from mmopt.problems.maxmin_assoc_bf import sinr
     from mmopt.solvers.reference.duality import finish_beamformers
 
     inst = scenario(maxmin, 5, 3)

@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
-from mmopt.problems.maxmin import DEFAULTS, ap_powers, sinr
+from mmopt.problems.maxmin_assoc_bf import DEFAULTS, ap_powers, sinr
 from mmopt.solvers.reference.beamforming import (
     INNER_METHODS,
     maxmin_beamforming,

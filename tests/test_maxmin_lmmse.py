@@ -1,7 +1,7 @@
 """maxmin-assoc-bf: LMMSE channel estimation and the paper's CSI baselines, pilot-sweep suites."""
 import numpy as np
 import pytest
-from mmopt.problems.maxmin import PILOT_SWEEP
+from mmopt.problems.maxmin_assoc_bf import PILOT_SWEEP
 from mmopt.solvers.baselines.maxmin_baselines import (
     channel_statistics,
     estimated_instance,

@@ -218,7 +218,7 @@ def test_generator_deterministic_sizes_and_sweep():
 
 
 def test_algorithm2_tracking_order():
-    from mmopt.problems.trajectory import DEFAULTS, _tracking
+    from mmopt.problems.trajectory_assoc.scenario import DEFAULTS, _tracking
 
     n_el, n_az = 13, 33
     p = dict(DEFAULTS)

@@ -7,7 +7,7 @@ runner imports a solver's declared ``imports`` once per worker before it
 forks the time-limited cells, so the cells inherit the statistics instead of
 recomputing them. Other scenarios are computed at first use.
 """
-from mmopt.problems.maxmin import DEFAULTS
+from mmopt.problems.maxmin_assoc_bf import DEFAULTS
 from mmopt.solvers.baselines.maxmin_baselines import channel_statistics
 
 channel_statistics(DEFAULTS)

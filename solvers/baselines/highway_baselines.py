@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from mmopt import solver
-from mmopt.problems import highway_sim as sim
+from mmopt.problems.highway_sector_beams import scenario as sim
 
 PROBLEM = "highway-sector-beams"
 

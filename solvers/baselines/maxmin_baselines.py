@@ -27,8 +27,8 @@ from AP ``l``, the linear MMSE estimator is
              \left(\tfrac{y}{\sqrt{\rho N_u}} - m_l\right).
 
 ``m_l`` and ``C_l`` are sample moments over 10,000 channels drawn with the
-scenario generator (:func:`~mmopt.problems.maxmin.sample_users`,
-:func:`~mmopt.problems.maxmin.normalised_channels`) from a fixed seed, for
+scenario generator (:func:`~mmopt.problems.maxmin_assoc_bf.sample_users`,
+:func:`~mmopt.problems.maxmin_assoc_bf.normalised_channels`) from a fixed seed, for
 the instance's generator parameters; they are computed at first use (about
 1 s) and cached per process and parameter set (runner workers compute the
 default scenario's once before forking cells, through the solvers'
@@ -71,7 +71,7 @@ def scenario_params(instance) -> dict:
 
     ``L`` and the array shape are taken from the arrays when present.
     """
-    from mmopt.problems.maxmin import DEFAULTS
+    from mmopt.problems.maxmin_assoc_bf import DEFAULTS
 
     p = dict(DEFAULTS)
     meta = getattr(instance, "meta", {}) or {}
@@ -92,7 +92,7 @@ def channel_statistics(params: dict) -> tuple[np.ndarray, np.ndarray]:
     (``sample_users`` + ``normalised_channels``, seed :data:`STATS_SEED`);
     cached per process and channel-parameter set.
     """
-    from mmopt.problems.maxmin import DEFAULTS, normalised_channels, sample_users
+    from mmopt.problems.maxmin_assoc_bf import DEFAULTS, normalised_channels, sample_users
 
     p = {**DEFAULTS, **params}
     key = json.dumps({k: p[k] for k in CHANNEL_PARAMS}, sort_keys=True)

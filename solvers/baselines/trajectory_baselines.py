@@ -45,7 +45,7 @@ import time
 import numpy as np
 
 from mmopt import MmoptError, solver
-from mmopt.problems.trajectory import slot_gammas, track_ok
+from mmopt.problems.trajectory_assoc import slot_gammas, track_ok
 
 PROBLEM = "trajectory-assoc"
 

@@ -34,8 +34,8 @@ import time
 import numpy as np
 
 from mmopt import solver
-from mmopt.problems import highway_sim as sim
-from mmopt.problems.highway import layout_neighbours
+from mmopt.problems.highway_sector_beams import scenario as sim
+from mmopt.problems.highway_sector_beams import layout_neighbours
 from mmopt.solvers.baselines.highway_baselines import departed, pick_vehicle
 
 PROBLEM = "highway-sector-beams"

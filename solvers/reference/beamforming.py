@@ -43,7 +43,7 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-from mmopt.problems.maxmin import sinr
+from mmopt.problems.maxmin_assoc_bf import sinr
 
 
 def single_user_bound(H: np.ndarray, P: np.ndarray, noise: np.ndarray, assoc: np.ndarray) -> float:

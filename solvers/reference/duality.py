@@ -503,7 +503,7 @@ def finish_beamformers(H, P, noise, assoc, z, p) -> tuple[np.ndarray, float]:
     same directions. Returns ``(V, min SINR achieved by V)``; ``V`` meets
     every per-AP budget.
     """
-    from mmopt.problems.maxmin import sinr
+    from mmopt.problems.maxmin_assoc_bf import sinr
 
     H = np.asarray(H)
     P, noise = np.asarray(P, dtype=float), np.asarray(noise, dtype=float)

@@ -65,7 +65,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from mmopt import solver
-from mmopt.problems import highway_sim as sim
+from mmopt.problems.highway_sector_beams import scenario as sim
 
 PROBLEM = "highway-sector-beams"
 

@@ -190,7 +190,7 @@ def bnb(instance, *, rel_tol: float = 1e-6, triples: bool = True, partial_from: 
     Stats: ``nodes`` created, ``expanded``, ``leaves`` solved, ``bound``
     (final certificate, rate), ``tables_seconds``.
     """
-    from mmopt.problems.maxmin import sinr
+    from mmopt.problems.maxmin_assoc_bf import sinr
 
     leaf_batch = 2048                                               # leaves solved per duality batch
 

@@ -148,7 +148,7 @@ def exhaustive(instance, *, inner: str = "duality", rel_tol: float = 1e-6, prune
     survives the single-user bound. ``prune=False`` solves every association
     to its own tolerance (for checks).
     """
-    from mmopt.problems.maxmin import sinr
+    from mmopt.problems.maxmin_assoc_bf import sinr
 
     t0 = time.perf_counter()
     H, P, noise = np.asarray(instance["H"]), np.asarray(instance["P"]), np.asarray(instance["noise"])

@@ -2,7 +2,7 @@ r"""Exact dynamic programming (Viterbi) for ``trajectory-assoc``.
 
 Khosravi, Ghadikolaei, Zander, Petrova, arXiv:2301.05305, eq. (5): with the
 per-(slot, BS) overheads and rates of the problem (see
-:mod:`mmopt.problems.trajectory`), slot ``i`` contributes
+:mod:`mmopt.problems.trajectory_assoc`), slot ``i`` contributes
 :math:`r^{HO}_{ij} = \Gamma^{HO}_{ij} - \lambda[\Gamma^{HO}_{ij} \le \Gamma_{thr}]` when it
 is served by ``j`` after a handover and :math:`r^{st}_{ij}` (same with the tracking
 values) when ``j`` also served slot ``i-1``. The best value of a sequence
@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from mmopt import solver
-from mmopt.problems.trajectory import slot_rewards, gamma_of
+from mmopt.problems.trajectory_assoc import slot_rewards, gamma_of
 
 
 def viterbi(r_ho: np.ndarray, r_st: np.ndarray, initial_bs: int) -> tuple[np.ndarray, float]:

@@ -32,7 +32,7 @@ import time
 import numpy as np
 
 from mmopt import MmoptError, solver
-from mmopt.problems.trajectory import gamma_of, slot_gammas
+from mmopt.problems.trajectory_assoc import gamma_of, slot_gammas
 
 
 def build_model(instance, indicator: str = "arc"):

@@ -1,89 +1,7 @@
-r"""Throughput-constrained trajectory association (``trajectory-assoc``).
+r"""Scenario of ``trajectory-assoc``: Manhattan street grid, BSs, walk, blockers, rates (Table I).
 
-S. Khosravi, H. S. Ghadikolaei, J. Zander, M. Petrova, "Reinforcement
-learning-based joint handover and beam tracking in millimeter-wave networks"
-(arXiv:2301.05305): the serving base station (BS) of a pedestrian user (UE)
-is chosen slot by slot along a known trajectory; staying with a BS costs the
-beam-tracking time of Algorithm 2, changing BS costs an initial beam
-training. The problem is the paper's eq. (5); this module states it, checks
-and scores solutions, and generates the street-grid scenarios.
-
-Problem (eq. (3), (5a)-(5c))
----------------------------
-Slots :math:`i = 1..M`, BSs :math:`j = 0..N_B-1`, one serving BS :math:`j_i`
-per slot (eqs. (5b)-(5c)); :math:`j_0` is the BS serving before slot 1
-(``initial_bs``; :math:`-1` makes slot 1 an initial access, counted like a
-handover). The achieved throughput per Hz of slot :math:`i` is (eq. (3))
-
-.. math::
-
-    \Gamma_i = \Bigl(1 - \frac{\tau_{b,i}}{\tau_c}\Bigr) R_i, \qquad
-    (\tau_{b,i}, R_i) = \begin{cases}
-        (\tau_{HO},\ \mathrm{rate}_{i, j_i}) & j_i \ne j_{i-1} \text{ (handover)},\\
-        (\tau^{tr}_{i, j_i},\ \mathrm{rate}^{tr}_{i, j_i}) & j_i = j_{i-1} \text{ (beam tracking)},
-    \end{cases}
-
-and the objective (eq. (5a)) is maximised:
-
-.. math::
-
-    F_1 - \lambda F_2 = \sum_{i=1}^M \Gamma_i - \lambda\,\#\{i : \Gamma_i \le \Gamma_{thr}\}.
-
-Table I values: :math:`\lambda = 100`, :math:`\Gamma_{thr} = 1` bit/s/Hz,
-SNR\ :sub:`thr` = 2 dB, :math:`\tau_c = 10` ms,
-:math:`\tau_{HO} = \tau_c / 3`, :math:`\beta = 10\ \mu s` per tested beam.
-
-Modelling assumption (what makes eq. (5) a shortest-path problem)
------------------------------------------------------------------
-Each slot's overhead and rate depend only on (slot, BS, handover or not):
-after a handover the UE uses the best codebook beam of the new BS (full beam
-training); when it stays, Algorithm 2 starts from the *best* beam of the same
-BS in the previous slot (the beam that full training would have chosen there),
-not from the beam that tracking itself produced. With it, ``rate``,
-``rate_track`` and ``tau_track`` are tables over (slot, BS) and eq. (5) is
-solved exactly by dynamic programming over the serving BS.
-
-Beam tracking (Algorithm 2)
----------------------------
-The codebook is a grid of steering directions (azimuth, elevation) at
-5 degree resolution. Tracking keeps the previous best beam if it still meets
-SNR\ :sub:`thr` (zero time); otherwise it tests the beams of the
-:math:`(\Delta\phi, \Delta\theta) = (10, 10)` degree neighbourhood (the 24
-grid neighbours within two steps) in order of angular distance and stops at
-the first beam that meets SNR\ :sub:`thr`: :math:`\tau^{tr} = \beta x`, with
-:math:`x` the number of beams tested. When no beam of the neighbourhood meets
-the threshold, all of them are tested and the best one is used (then
-:math:`\mathrm{rate}^{tr} < \log_2(1 + \mathrm{SNR}_{thr})`: the link is
-*blocked*, which is what the online baselines observe).
-
-Scenario
---------
-A Manhattan grid of square building blocks (``block`` m wide, streets
-``street`` m wide) that block the line of sight; a pedestrian walks along the
-streets at 1 m/s (a random walk over intersections, no U-turns), one slot per
-:math:`T_A = 1` s; BSs on building walls at 6 m height beside the walk (one
-per 1/N_B of its length, random side of the street), each with an 8 x 8
-half-wavelength UPA whose boresight is the wall's outward normal and a
-codebook of steering directions on a 5 degree grid (azimuth within
-+-80 degrees, elevation -60..0 degrees); placements are redrawn (up to
-``placement_tries``) until, without blockers, every point of the walk has a
-path of ``coverage_snr_db`` (10 dB) from some BS, so that outages come from
-the temporary blockers rather than from holes in the deployment; temporary
-blockers (people and vehicles, Poisson with density 1e-2 per m^2 of street,
-heights uniform in [1, 3] m, widths uniform in [2, 4] m, our reading of
-Table I's "1 and 3 m, 2 and 4 m") are drawn per channel realisation and are
-static within it. Paths: line of sight and single-bounce specular
-reflections on building walls (``refl_loss_db`` = 10 dB per bounce),
-free-space path loss at 28 GHz, ``blocker_loss_db`` = 30 dB for every
-blocker a path crosses below the blocker's height (UE at 1 m, so only the
-part of a path near the UE can be blocked), UE omnidirectional; 10 dBm,
-100 MHz, -174 dBm/Hz, no noise figure (``noise_figure_db`` = 0). Rates are
-Shannon rates of the beamformed SNR, :math:`\log_2(1 + \mathrm{SNR})`. One instance is one trajectory with one
-channel realisation; ``n_train`` further realisations of the same trajectory
-(same streets, BSs and walk, other blockers) are stored for methods that
-learn offline (``train_*`` keys).
-
-Units: SI inside (m, s, W, linear SNR); dB only in the generator parameters.
+Khosravi et al., Sec. II and Table I; the model is stated in
+:mod:`mmopt.problems.trajectory_assoc.problem`.
 """
 from __future__ import annotations
 
@@ -92,12 +10,9 @@ from typing import Mapping
 import numpy as np
 import scipy.sparse as sp
 
-from mmopt.api import InputError, Key, MmoptError, Problem, Suite, problem
+from mmopt import phy
+from mmopt.api import InputError, MmoptError
 
-__all__ = ["TrajectoryAssoc", "slot_gammas", "slot_rewards", "gamma_of", "track_ok", "simulate",
-           "DEFAULTS"]
-
-C_LIGHT = 299_792_458.0
 
 #: Generator parameters (Table I of the paper where it has them). dB at the edge only.
 DEFAULTS: dict = {
@@ -137,68 +52,6 @@ DEFAULTS: dict = {
     "initial_access": True,    # True: initial_bs = -1; False: the BS best at the point before slot 1
     "n_train": 4,              # extra channel realisations for offline learning
 }
-
-
-# ---------------------------------------------------------------------------
-# Objective helpers shared by the problem and the solvers
-# ---------------------------------------------------------------------------
-
-
-def _scalar(instance: Mapping[str, np.ndarray], key: str) -> float:
-    return float(np.asarray(instance[key]).reshape(()))
-
-
-def slot_gammas(instance: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    r"""Per-slot throughput per Hz of every (slot, BS), eq. (3).
-
-    Returns
-    -------
-    g_ho, g_st : ndarray (M, NB)
-        :math:`\Gamma` when slot ``i`` is served by BS ``j`` after a handover
-        (:math:`(1 - \tau_{HO}/\tau_c)\,\mathrm{rate}_{ij}`) and after staying
-        with ``j`` (:math:`(1 - \tau^{tr}_{ij}/\tau_c)\,\mathrm{rate}^{tr}_{ij}`).
-        Every evaluator uses these arrays, so threshold tests agree bit for bit.
-    """
-    rate = np.asarray(instance["rate"], dtype=np.float64)
-    rate_tr = np.asarray(instance["rate_track"], dtype=np.float64) if "rate_track" in instance else rate
-    tau_c = _scalar(instance, "tau_c")
-    g_ho = (1.0 - _scalar(instance, "tau_ho") / tau_c) * rate
-    g_st = (1.0 - np.asarray(instance["tau_track"], dtype=np.float64) / tau_c) * rate_tr
-    return g_ho, g_st
-
-
-def slot_rewards(instance: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    r"""Per-slot terms of eq. (5a): :math:`\Gamma - \lambda [\Gamma \le \Gamma_{thr}]`, for handover and stay."""
-    g_ho, g_st = slot_gammas(instance)
-    lam, thr = _scalar(instance, "lam"), _scalar(instance, "gamma_thr")
-    return g_ho - lam * (g_ho <= thr), g_st - lam * (g_st <= thr)
-
-
-def gamma_of(instance: Mapping[str, np.ndarray], serving: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r""":math:`\Gamma_i` of a serving sequence and its handover mask (initial access included)."""
-    g_ho, g_st = slot_gammas(instance)
-    s = np.asarray(serving, dtype=np.int64)
-    prev = np.concatenate(([int(np.asarray(instance["initial_bs"]))], s[:-1]))
-    ho = s != prev
-    idx = np.arange(len(s))
-    return np.where(ho, g_ho[idx, s], g_st[idx, s]), ho
-
-
-def track_ok(instance: Mapping[str, np.ndarray], rate_track: np.ndarray | None = None) -> np.ndarray:
-    """Whether staying with BS ``j`` at slot ``i`` keeps a beam that meets SNR_thr (M, NB).
-
-    True exactly when Algorithm 2 finds a beam at or above SNR_thr, i.e. when
-    ``rate_track >= log2(1 + snr_thr)``; False is a *blocked* serving link.
-    """
-    if rate_track is None:
-        rate_track = instance["rate_track"] if "rate_track" in instance else instance["rate"]
-    snr_thr = _scalar(instance, "snr_thr") if "snr_thr" in instance else 10 ** (DEFAULTS["snr_thr_db"] / 10)
-    return np.asarray(rate_track) >= np.log2(1.0 + snr_thr) - 1e-12
-
-
-# ---------------------------------------------------------------------------
-# Scenario generator: geometry (vectorised NumPy)
-# ---------------------------------------------------------------------------
 
 
 def _street_walk(n_pts: int, step: float, rng: np.random.Generator, P: float, nodes: int,
@@ -256,34 +109,6 @@ def _walls(rects: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
                                 (1, ymin, xmin, xmax, -1), (1, ymax, xmin, xmax, 1)):
             axis.append(ax), c.append(cc), lo.append(a), hi.append(b), sgn.append(s)
     return np.array(axis), np.array(c), np.stack([lo, hi], 1), np.array(sgn, dtype=np.float64)
-
-
-def _seg_hits_rects(a: np.ndarray, b: np.ndarray, rects: np.ndarray, shrink: float = 1e-6) -> np.ndarray:
-    """Whether 2D segments a->b (S, 2) cross any rectangle interior (slab test), shape (S,)."""
-    out = np.zeros(len(a), dtype=bool)
-    if len(a) == 0 or len(rects) == 0:
-        return out
-    for start in range(0, len(a), 20000):
-        A, B = a[start:start + 20000], b[start:start + 20000]
-        d = B - A
-        t_lo = np.full((len(A), len(rects)), shrink)
-        t_hi = np.full((len(A), len(rects)), 1.0 - shrink)
-        for ax in (0, 1):
-            lo, hi = rects[None, :, ax], rects[None, :, ax + 2]
-            da = d[:, ax:ax + 1]
-            pa = A[:, ax:ax + 1]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                t1 = (lo - pa) / da
-                t2 = (hi - pa) / da
-            tmin, tmax = np.minimum(t1, t2), np.maximum(t1, t2)
-            par = np.abs(da) < 1e-12
-            inside = (pa > lo) & (pa < hi)
-            tmin = np.where(par, np.where(inside, -np.inf, np.inf), tmin)
-            tmax = np.where(par, np.where(inside, np.inf, -np.inf), tmax)
-            t_lo = np.maximum(t_lo, tmin)
-            t_hi = np.minimum(t_hi, tmax)
-        out[start:start + 20000] = np.any(t_hi - t_lo > 1e-9, axis=1)
-    return out
 
 
 def _place_bs(xy: np.ndarray, NB: int, rng: np.random.Generator, P: float, street: float,
@@ -370,7 +195,7 @@ def _paths(ue: np.ndarray, bs: np.ndarray, nrm: np.ndarray, rects: np.ndarray, h
     ui, bi = ui.ravel(), bi.ravel()
     A, B = bs[bi], ue[ui]
     front = np.sum((B - A) * nrm[bi], 1) > 1e-9
-    ok = front & ~_seg_hits_rects(A, B, rects)
+    ok = front & ~phy.segments_hit_rects(A, B, rects)
     ui, bi = ui[ok], bi[ok]
     D = np.linalg.norm(ue[ui] - bs[bi], axis=1)
     emit(ui, bi, ue[ui], D, 0, [(bs[bi], ue[ui], np.full(len(ui), h_bs), np.full(len(ui), h_ue))])
@@ -397,7 +222,7 @@ def _paths(ue: np.ndarray, bs: np.ndarray, nrm: np.ndarray, rects: np.ndarray, h
         if not ok.any():
             continue
         ui, bi, R, img, U = ui[ok], bi[ok], R[ok], img[ok], U[ok]
-        blocked = _seg_hits_rects(bs[bi], R, rects) | _seg_hits_rects(R, U, rects)
+        blocked = phy.segments_hit_rects(bs[bi], R, rects) | phy.segments_hit_rects(R, U, rects)
         ui, bi, R, img, U = ui[~blocked], bi[~blocked], R[~blocked], img[~blocked], U[~blocked]
         if len(ui) == 0:
             continue
@@ -483,15 +308,6 @@ def _blocked_count(paths: dict, blk: list[np.ndarray], npaths: int) -> np.ndarra
     return cnt
 
 
-def _dirichlet(x: np.ndarray, n: int) -> np.ndarray:
-    r""":math:`\frac1n \sum_{m=0}^{n-1} e^{j\pi m x}` (array factor of an n-element half-wavelength ULA)."""
-    s = np.sin(np.pi * x / 2)
-    small = np.abs(s) < 1e-9
-    ratio = np.where(small, np.cos(n * np.pi * x / 2) / np.where(small, np.cos(np.pi * x / 2), 1.0),
-                     np.sin(n * np.pi * x / 2) / (n * np.where(small, 1.0, s)))
-    return np.exp(1j * np.pi * (n - 1) * x / 2) * ratio
-
-
 def _codebook(p: Mapping) -> tuple[np.ndarray, np.ndarray, int, int]:
     step = p["beam_step"]
     az = np.arange(-p["az_max"], p["az_max"] + 1e-9, step)
@@ -549,17 +365,17 @@ def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]
     if M < 1 or NB < 1 or R < 0:
         raise MmoptError(f"trajectory-assoc: need M >= 1, NB >= 1, n_train >= 0 (got {M}, {NB}, {R})")
     P = p["block"] + p["street"]
-    lam_c = C_LIGHT / p["fc"]
+    lam_c = phy.wavelength(p["fc"])
     step = p["speed"] * p["t_slot"]
     nodes = int(p["grid_nodes"])
 
     walk = _street_walk(M + 1, step, rng, P, nodes, p["ue_offset"])  # point 0: just before slot 1
     rects_all = _blocks(P, p["block"], nodes)
-    noise = 10 ** ((p["n0_dbm_hz"] + p["noise_figure_db"] - 30) / 10) * p["bandwidth"]
-    p_tx = 10 ** ((p["p_tx_dbm"] - 30) / 10)
+    noise = phy.thermal_noise_w(p["bandwidth"], p["noise_figure_db"], p["n0_dbm_hz"])
+    p_tx = float(phy.dbm2w(p["p_tx_dbm"]))
     n_ant = int(p["n_ant"])
     snr_scale = p_tx * n_ant ** 2 / noise  # full array gain n_ant^2 times |a^H w|^2 <= 1
-    cover_snr = 10 ** (p["coverage_snr_db"] / 10)
+    cover_snr = float(phy.db2lin(p["coverage_snr_db"]))
     best = None
     for attempt in range(int(p["placement_tries"])):
         bs, nrm = _place_bs(walk, NB, rng, P, p["street"], p["bs_placement"])
@@ -571,7 +387,7 @@ def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]
         paths = _paths(walk, bs, nrm, rects, p["h_bs"], p["h_ue"])
         npaths = len(paths["d"])
         # coverage without blockers: some path of some BS reaches coverage_snr at every point
-        g0 = (lam_c / (4 * np.pi * paths["d"])) ** 2 * 10 ** (-p["refl_loss_db"] * paths["refl"] / 10)
+        g0 = phy.fspl_amplitude(paths["d"], lam_c) ** 2 * phy.db2lin(-p["refl_loss_db"] * paths["refl"])
         good = snr_scale * g0 >= cover_snr
         covered = np.zeros(M + 1, dtype=bool)
         covered[paths["ue"][good].astype(int)] = True
@@ -584,12 +400,12 @@ def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]
 
     # realisation-independent part of every path: free-space amplitude, phase, wall loss
     c0 = np.sqrt(g0) * np.exp(-2j * np.pi * paths["d"] / lam_c)
-    snr_thr = 10 ** (p["snr_thr_db"] / 10)
+    snr_thr = float(phy.db2lin(p["snr_thr_db"]))
     u_b, v_b, n_el, n_az = _codebook(p)
 
     # blockers of every realisation (0: the instance, 1..R: training)
     box_st = np.concatenate([walk.min(0) - P, walk.max(0) + P])
-    loss_blk = 10 ** (-p["blocker_loss_db"] / 20)
+    loss_blk = float(phy.db2amp(-p["blocker_loss_db"]))
     blk = [_blockers(rng, box_st, rects, p["blocker_density"], p["blocker_h"], p["blocker_w"], walk)
            for _ in range(R + 1)]
     amps = c0[None, :] * loss_blk ** _blocked_count(paths, blk, npaths)
@@ -601,8 +417,8 @@ def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]
     for j in range(NB):
         sel = np.nonzero(paths["bs"] == j)[0] if npaths else np.zeros(0, dtype=int)
         if len(sel):
-            Dv = _dirichlet(v_b[None, ::n_az] - paths["vz"][sel, None], n_ant)  # (L, n_el)
-            K = _dirichlet(u_b[None, :] - paths["ux"][sel, None], n_ant) * np.repeat(Dv, n_az, axis=1)
+            Dv = phy.ula_array_factor(v_b[None, ::n_az] - paths["vz"][sel, None], n_ant)  # (L, n_el)
+            K = phy.ula_array_factor(u_b[None, :] - paths["ux"][sel, None], n_ant) * np.repeat(Dv, n_az, axis=1)
             rows = paths["ue"][sel].astype(int)
         for r in range(R + 1):
             if len(sel):
@@ -628,142 +444,3 @@ def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]
         "train_tau_track": tau_tr[1:].astype(np.float32),
         "ue_xy": walk[1:].copy(), "bs_xy": bs, "bs_normal": nrm,
     }
-
-
-# ---------------------------------------------------------------------------
-# The problem
-# ---------------------------------------------------------------------------
-
-_PAPER_SWEEP = ([{"M": m, "NB": 10} for m in (100, 200, 300, 400, 500)]
-                + [{"M": 300, "NB": nb} for nb in range(3, 10)])
-
-STATEMENT = r"""
-Choose the serving BS $j_i \in \{0, \dots, N_B - 1\}$ of every slot $i = 1..M$ of a
-pedestrian trajectory (one BS per slot, eqs. (5b)-(5c); `serving[i-1]` $= j_i$),
-with $j_0$ = `initial_bs` the BS serving before slot 1 ($-1$: slot 1 is an initial
-access, counted like a handover). A slot is a *handover* when $j_i \ne j_{i-1}$.
-The throughput per Hz of slot $i$ is (eq. (3))
-
-$$\Gamma_i = \Bigl(1 - \frac{\tau_{b,i}}{\tau_c}\Bigr) R_i,\qquad
-(\tau_{b,i}, R_i) = \begin{cases}(\tau_{HO},\ \mathrm{rate}_{i j_i}) & j_i \ne j_{i-1},\\
-(\tau^{tr}_{i j_i},\ \mathrm{rate}^{tr}_{i j_i}) & j_i = j_{i-1},\end{cases}$$
-
-with $\tau_{HO} = \tau_c/3$ (initial beam training) and $\tau^{tr}_{ij} = \beta x_{ij}$
-the beam-tracking time of Algorithm 2 ($x_{ij}$ beam pairs tested in the
-$(\pm 10^\circ, \pm 10^\circ)$ neighbourhood of the previous best beam, at $5^\circ$
-resolution, in order of distance, stopping at the first beam that meets
-$\mathrm{SNR}_{thr}$; $x = 0$ when the previous beam still meets it). Maximise (eq. (5a))
-
-$$F_1 - \lambda F_2 = \sum_{i=1}^{M} \Gamma_i \;-\; \lambda\, \bigl|\{i : \Gamma_i \le \Gamma_{thr}\}\bigr|,$$
-
-$\lambda = 100$, $\Gamma_{thr} = 1$ bit/s/Hz, $\mathrm{SNR}_{thr} = 2$ dB, $\tau_c = 10$ ms,
-$\beta = 10\ \mu$s (Table I). Assumption: after a handover the UE uses the best
-beam of the new BS; when it stays, tracking starts from the best beam of the
-previous slot, so $\mathrm{rate}$, $\mathrm{rate}^{tr}$, $\tau^{tr}$ depend on
-(slot, BS) only and eq. (5) is a longest path over (slot, BS): dynamic
-programming is exact in $O(M N_B)$. Feasibility: every `serving` entry is a BS
-index in $0..N_B-1$. Full statement: `problems/trajectory.tex`.
-""".strip()
-
-
-@problem
-class TrajectoryAssoc(Problem):
-    """Serving BS per slot along a trajectory: throughput minus lambda x slots under threshold (eq. (5))."""
-
-    name = "trajectory-assoc"
-    title = "Throughput-constrained trajectory association with handover and beam-tracking overheads"
-    paper = ("S. Khosravi, H. S. Ghadikolaei, J. Zander, M. Petrova, \"Reinforcement learning-based joint "
-             "handover and beam tracking in millimeter-wave networks\", arXiv:2301.05305 (2023), "
-             "eqs. (3), (5), Algorithm 2, Table I.")
-    statement = STATEMENT
-    instance_keys = (
-        Key("rate", "float64", ("M", "NB"), "bit/s/Hz",
-            "log2(1+SNR) with BS j at slot i after full beam training (best codebook beam)"),
-        Key("rate_track", "float64", ("M", "NB"), "bit/s/Hz",
-            "log2(1+SNR) when staying with BS j at slot i, after beam tracking (Algorithm 2); "
-            "equal to `rate` when absent", required=False),
-        Key("tau_track", "float64", ("M", "NB"), "s",
-            "beam-tracking time beta x (x beam pairs tested) when staying with BS j at slot i"),
-        Key("tau_ho", "float64", (), "s", "handover (initial beam training) time, tau_c / 3"),
-        Key("tau_c", "float64", (), "s", "coherence time / slot frame of eq. (3)"),
-        Key("gamma_thr", "float64", (), "bit/s/Hz", "throughput threshold Gamma_thr"),
-        Key("lam", "float64", (), "-", "penalty lambda per slot with Gamma_i <= Gamma_thr"),
-        Key("initial_bs", "int64", (), "-",
-            "BS serving before slot 1; -1: slot 1 is an initial access (counted as a handover)"),
-        Key("snr_thr", "float64", (), "-",
-            "SNR_thr as a linear ratio (2 dB); a link whose rate_track < log2(1+snr_thr) is blocked "
-            "(used by online baselines)", required=False),
-        Key("beta", "float64", (), "s", "time per tested beam pair (tau_track = beta x)", required=False),
-        Key("train_rate", "float32", ("R", "M", "NB"), "bit/s/Hz",
-            "`rate` in R other channel realisations of the same trajectory (other blockers), "
-            "for offline learning", required=False),
-        Key("train_rate_track", "float32", ("R", "M", "NB"), "bit/s/Hz",
-            "`rate_track` in the training realisations", required=False),
-        Key("train_tau_track", "float32", ("R", "M", "NB"), "s",
-            "`tau_track` in the training realisations", required=False),
-        Key("ue_xy", "float64", ("M", 2), "m", "UE position at slot i (street grid frame)", required=False),
-        Key("bs_xy", "float64", ("NB", 2), "m", "BS position (6 m above ground)", required=False),
-        Key("bs_normal", "float64", ("NB", 2), "-", "outward wall normal = UPA boresight", required=False),
-    )
-    solution_keys = (
-        Key("serving", "int64", ("M",), "-", "serving BS j_i of slot i (0-based)"),
-    )
-    suites = {
-        "smoke": Suite("smoke", 8, {"M": 20, "NB": 3, "n_train": 2, "bs_placement": "box",
-                                    "sweep": [{"initial_access": True}, {"initial_access": False}]},
-                       seed=4001, doc="M = 20 slots, NB = 3 BSs; even indices start with an initial access, "
-                                      "odd ones served by the best BS before slot 1"),
-        "small": Suite("small", 20, {"M": 100, "NB": 6, "n_train": 4}, seed=4002,
-                       doc="M = 100 slots, NB = 6 BSs"),
-        "paper": Suite("paper", 48, {"n_train": 4, "sweep": _PAPER_SWEEP}, seed=4003,
-                       doc="the paper's Figs. 3-5: trajectory lengths 100..500 slots with NB = 10, and "
-                           "NB = 3..9 at 300 slots (instance i uses sweep entry i mod 12; 4 realisations each)"),
-    }
-    metric_docs = {
-        "aggregate_gamma": "F1 = sum_i Gamma_i, aggregate throughput per Hz along the trajectory (bit/s/Hz)",
-        "handovers": "number of slots with j_i != j_{i-1}, the initial access (initial_bs = -1) not counted",
-        "slots_below_thr": "F2 = number of slots with Gamma_i <= Gamma_thr",
-    }
-
-    # -- generation (suites with a "sweep" vary M and NB by index: Problem.instance_params) --
-    def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        return simulate(params, rng)
-
-    # -- validation -------------------------------------------------------
-    def validate_instance(self, instance, dims) -> None:
-        NB = dims["NB"]
-        tau_c, tau_ho = _scalar(instance, "tau_c"), _scalar(instance, "tau_ho")
-        if not tau_c > 0:
-            raise InputError(f"instance of '{self.name}': tau_c must be > 0, got {tau_c}")
-        if not 0 <= tau_ho <= tau_c:
-            raise InputError(f"instance of '{self.name}': tau_ho must be in [0, tau_c], got {tau_ho}")
-        tt = instance["tau_track"]
-        if tt.size and (tt.min() < 0 or tt.max() > tau_c):
-            raise InputError(f"instance of '{self.name}': tau_track must be in [0, tau_c]")
-        for k in ("rate", "rate_track"):
-            if k in instance and instance[k].size and instance[k].min() < 0:
-                raise InputError(f"instance of '{self.name}': '{k}' must be >= 0")
-        ib = int(instance["initial_bs"])
-        if not -1 <= ib < NB:
-            raise InputError(f"instance of '{self.name}': initial_bs must be -1 or a BS index < {NB}, got {ib}")
-        if _scalar(instance, "lam") < 0:
-            raise InputError(f"instance of '{self.name}': lam must be >= 0")
-
-    # -- feasibility and value --------------------------------------------
-    def constraints(self, instance, solution, tol, report) -> None:
-        NB = instance["rate"].shape[1]
-        s = solution["serving"]
-        bad = np.nonzero((s < 0) | (s >= NB))[0]
-        for i in bad:
-            size = float(-s[i]) if s[i] < 0 else float(s[i] - NB + 1)
-            report.add("serving BS in 0..NB-1 (5b)-(5c)", size, f"slot {i}: serving = {int(s[i])}")
-
-    def objective(self, instance, solution) -> float:
-        g, _ = gamma_of(instance, solution["serving"])
-        return float(g.sum() - _scalar(instance, "lam") * np.count_nonzero(g <= _scalar(instance, "gamma_thr")))
-
-    def metrics(self, instance, solution) -> dict[str, float]:
-        g, ho = gamma_of(instance, solution["serving"])
-        n_ho = int(ho.sum()) - int(int(instance["initial_bs"]) < 0 and len(ho) > 0)
-        return {"aggregate_gamma": float(g.sum()), "handovers": float(n_ho),
-                "slots_below_thr": float(np.count_nonzero(g <= _scalar(instance, "gamma_thr")))}

@@ -3,7 +3,7 @@
 Usage::
 
     mmopt figures --problem highway-sector-beams --suite paper --out paper/highway
-    python -m mmopt.problems.highway_figures OUTDIR [--suite paper] [--seeds 3] [--vehicles 6,10,...] \
+    python -m mmopt.problems.highway_sector_beams.figures OUTDIR [--suite paper] [--seeds 3] [--vehicles 6,10,...] \
         [--fig4-vehicles 30]
 
 * Fig. 4 (``fig4_service_distance_cdf.{png,csv}``): empirical CDFs of the
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from mmopt.evaluate import gap
-from mmopt.problems.highway import connection_distances, layout_service_distance_cdf
+from mmopt.problems.highway_sector_beams import connection_distances, layout_service_distance_cdf
 from mmopt.registry import get_problem, get_solver
 
 STRATEGIES = ("random", "best-snr", "macol")

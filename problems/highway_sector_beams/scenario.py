@@ -35,6 +35,8 @@ from typing import Mapping
 
 import numpy as np
 
+from mmopt import phy
+
 MODEL_GEOMETRIC = 0
 MODEL_PRACTICAL = 1
 MODEL_NAMES = {MODEL_GEOMETRIC: "geometric", MODEL_PRACTICAL: "practical"}
@@ -186,11 +188,11 @@ class Radio:
 
     @classmethod
     def from_instance(cls, instance: Mapping[str, np.ndarray]) -> "Radio":
-        noise_dbm = -174.0 + 10 * math.log10(float(instance["bandwidth_hz"])) + float(instance["noise_figure_db"])
+        noise_dbm = float(phy.w2dbm(phy.thermal_noise_w(float(instance["bandwidth_hz"]), float(instance["noise_figure_db"]))))
         snr0_db = (float(instance["tx_power_dbm"]) + float(instance["beam_gain_db"])
                    - float(instance["pl_intercept_db"]) - noise_dbm)
-        return cls(10 ** (snr0_db / 10), float(instance["pl_slope_db"]),
-                   10 ** (float(instance["sinr_threshold_db"]) / 10))
+        return cls(float(phy.db2lin(snr0_db)), float(instance["pl_slope_db"]),
+                   float(phy.db2lin(float(instance["sinr_threshold_db"]))))
 
     def snr_d2(self, d2: np.ndarray) -> np.ndarray:
         """Linear SNR at squared distance ``d2`` (m^2), inside the main lobe (d >= 1 m)."""
