@@ -351,6 +351,33 @@ def figures(problem, suite, out_dir):
         click.echo(f"wrote {path}")
 
 
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--solver", "solver_name", required=True)
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: the solver's).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--count", type=int, default=None, help="Training instances (default: the solver's).")
+@click.option("--param", "params", multiple=True, help="KEY=VALUE solver parameter (repeatable).")
+@click.option("--out", "out_path", default=None, type=click.Path(),
+              help="Weights file (default: the shipped file under solvers/learned/weights).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(problem, solver_name, epochs, seed, count, params, out_path, quiet):
+    """Train a learned solver on its problem's training suite; write weights and a JSON sidecar."""
+    from .learned import train_solver
+    from .registry import get_problem, get_solver
+
+    get_problem(problem)
+    s = get_solver(solver_name, problem)
+    if epochs is not None and epochs < 1:
+        raise MmoptError("--epochs must be >= 1")
+    if count is not None and count < 1:
+        raise MmoptError("--count must be >= 1")
+    path, side = train_solver(s, epochs=epochs, seed=seed, count=count, out=out_path,
+                              params=_params(params, scoped=False), progress=not quiet)
+    keys = ("train_suite", "train_size", "epochs", "wall_seconds", "train_loss", "val_loss", "sha256")
+    click.echo(_dump({"weights": str(path), **{k: side.get(k) for k in keys}}))
+
+
 def main(argv=None) -> None:
     """Entry point: one-line errors, exit 2 for bad input."""
     try:
