@@ -409,9 +409,9 @@ class Problem(abc.ABC):
         """Extra per-cell quantities shown as table columns (see ``metric_docs``)."""
         return {}
 
-    def figures(self, out_dir, suite: str) -> list:
-        """Write the paper's figures for ``suite`` under ``out_dir``; return the paths (none by default)."""
-        return []
+    def cell_data(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict:
+        """Small JSON-able per-cell data kept in the store (``stats["problem_data"]``) for figures."""
+        return {}
 
     def parameter_summary(self) -> tuple[dict, dict]:
         """(value of each parameter in most suites, each suite's differing values)."""

@@ -71,21 +71,32 @@ def list_cmd(as_json):
     """Problems with their suites, and solvers with their kind."""
     from .registry import problems, solvers_for
 
+    from .registry import UNAVAILABLE
+
     data = []
     for name, p in problems().items():
         data.append({"problem": name, "title": p.title,
                      "suites": {s.name: s.count for s in p.suites.values()},
-                     "solvers": [{"name": s.name, "kind": s.kind, "version": s.version, "params": s.params}
+                     "training_suites": [s.name for s in p.suites.values() if s.role == "train"],
+                     "solvers": [{"name": s.name, "kind": s.kind, "version": s.version, "params": s.params,
+                                  "available": s.available, "unavailable": s.unavailable_reason(),
+                                  "weights": [str(w.name) for w in s.weights_files()] if s.weights_fn else None}
                                  for s in solvers_for(name)]})
     if as_json:
-        click.echo(_dump(data))
+        click.echo(_dump({"problems": data, "unavailable_modules": UNAVAILABLE}))
         return
     for d in data:
         click.echo(f"{d['problem']}: {d['title']}")
-        click.echo("  suites:  " + ", ".join(f"{k} ({v})" for k, v in d["suites"].items()))
+        click.echo("  suites:  " + ", ".join(f"{k} ({v})" for k, v in d["suites"].items()
+                                             if k not in d["training_suites"]))
+        if d["training_suites"]:
+            click.echo("  training suites: " + ", ".join(d["training_suites"]))
         for s in d["solvers"]:
             prm = ", ".join(f"{k}={v}" for k, v in s["params"].items())
-            click.echo(f"  {s['kind']:<11} {s['name']}" + (f"  [{prm}]" if prm else ""))
+            extra = f"  UNAVAILABLE: {s['unavailable']}" if s["unavailable"] else ""
+            click.echo(f"  {s['kind']:<11} {s['name']}" + (f"  [{prm}]" if prm else "") + extra)
+    for mod, why in sorted(UNAVAILABLE.items()):
+        click.echo(f"unavailable plugin module {mod}: {why}")
 
 
 @app.command()
@@ -131,7 +142,7 @@ def generate(problem, suite, out_dir, count, fmt):
 @click.option("--time-limit", type=float, default=None, help="Seconds; the solver is killed past it.")
 def solve(problem, solver_name, instance_path, out_path, params, time_limit):
     """Solve one instance file and write the solution file."""
-    from .cell import execute, to_score
+    from .cell import run_cell
     from .io import read_instance, write_solution
     from .references import load_references
     from .registry import get_problem, get_solver
@@ -142,19 +153,24 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
     prm = s.canonical_params(_params(params, scoped=False))
     if Path(out_path).suffix.lower() not in (".npz", ".mat"):
         raise MmoptError(f"{out_path}: output must end in .npz or .mat")
-    out = execute(p.name, s.name, dict(inst), inst.meta, prm, time_limit, keep_solution=True)
-    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) if inst.meta.get("suite") else None
-    sc = to_score(out, ref, p.value_tol)
-    result = {"problem": p.name, "solver": s.name, "instance": str(instance_path), "status": sc.status,
-              "objective": sc.objective, "feasible": sc.feasible, "seconds": out.info.get("seconds", out.wall),
-              "gap": sc.gap, "reference": sc.reference, "message": sc.message,
-              "stats": out.info.get("stats", {})}
-    if out.status == "ok" and out.arrays:
-        write_solution(out_path, out.arrays, {"problem": p.name, "solver": s.name, "solver_version": s.version,
-                                              "params": prm, "instance_hash": inst.hash})
+    why = s.unavailable_reason()
+    if why:
+        raise MmoptError(f"solver '{s.name}' is unavailable: it {why}")
+    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) \
+        if inst.meta.get("suite") in p.suites else None
+    row = run_cell({"problem": p.name, "suite": inst.meta.get("suite"), "index": inst.meta.get("index"),
+                    "instance": {"arrays": dict(inst), "meta": inst.meta}, "solver": s.name, "params": prm,
+                    "seed": prm.get("seed", 0), "reference": ref, "time_limit": time_limit}, keep_solution=True)
+    result = {"problem": p.name, "solver": s.name, "instance": str(instance_path), "status": row["status"],
+              "objective": row["objective"], "feasible": bool(row["feasible"]), "seconds": row["seconds"],
+              "gap": row["gap"], "reference": row["reference"], "message": row["message"], "stats": row["stats"]}
+    sol = row.get("solution")
+    if row["status"] in ("ok", "infeasible", "mismatch") and sol:
+        write_solution(out_path, sol, {"problem": p.name, "solver": s.name, "solver_version": s.version,
+                                       "params": prm, "instance_hash": inst.hash})
         result["solution"] = str(out_path)
     click.echo(_dump(result))
-    if sc.status in ("error", "timeout"):
+    if row["status"] in ("error", "timeout", "skipped"):
         sys.exit(1)
 
 
@@ -189,7 +205,8 @@ def evaluate(problem, instance_path, solution_path, tol):
 @click.option("--problems", "problem_names", multiple=True, help="Problems (comma separated; default all).")
 @click.option("--solvers", "solver_names", multiple=True, help="Solvers (comma separated; default all).")
 @click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")
-@click.option("--workers", type=int, default=None, help="Local workers (default: one per core).")
+@click.option("--workers", type=int, default=None,
+              help="Local workers (default: one per core; 0: run the cells in this process, one by one).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 @click.option("--time-limit", type=float, default=600.0, show_default=True, help="Seconds per cell.")
 @click.option("--param", "params", multiple=True, help="[SOLVER.]KEY=VALUE (repeatable).")
@@ -211,16 +228,18 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
 
     if workers is not None and scheduler:
         raise MmoptError("use either --workers or --scheduler, not both")
-    if workers is not None and workers < 1:
-        raise MmoptError("--workers must be >= 1")
-    add_plugin_modules(_split(plugins))
+    if workers is not None and workers < 0:
+        raise MmoptError("--workers must be >= 0")
+    files = add_plugin_modules(_split(plugins))
     names = _split(problem_names) or [n for n, p in problems().items() if suite in p.suites]
     if not names:
         raise MmoptError(f"no problem has a suite '{suite}'")
     console = Console(stderr=True)
     summ = run_matrix(names, suite, _split(solver_names) or None, db=db, workers=workers, scheduler=scheduler,
                       time_limit=time_limit, force=force, params=_params(params, scoped=True), seed=seed,
-                      count=count, progress=not quiet, console=console)
+                      count=count, progress=not quiet, console=console, plugin_files=files)
+    for u in summ.unavailable:
+        console.print(f"left out (unavailable): {u}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summ.counts.items())) or "none run"
     console.print(f"{summ.planned} cells: {summ.cached} from the store, {summ.ran} run ({counts}) "
                   f"in {summ.seconds:.1f} s" + (" — interrupted, finished cells kept" if summ.interrupted else ""))
@@ -279,7 +298,10 @@ def export(db, out_path):
 @click.option("--count", type=int, default=None, help="First N instances.")
 @click.option("--time-limit", type=float, default=300.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per instance, then a summary.")
-def validate(target, problem, suite, count, time_limit, as_json):
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="0: instance after instance here; N: a local Dask cluster of N workers.")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+def validate(target, problem, suite, count, time_limit, as_json, workers, scheduler):
     """Check a user's function MODULE:CALLABLE on a suite against the references.
 
     Exits 0 only if every output is feasible.
@@ -298,7 +320,8 @@ def validate(target, problem, suite, count, time_limit, as_json):
             click.echo(f"{row['instance']:<12} {row['status']:<10} objective {obj:<12} gap {gap:<12}"
                        f" {row['seconds']:.3f} s{msg}")
 
-    res = run_validation(target, problem, suite, count, time_limit, progress=show)
+    res = run_validation(target, problem, suite, count, time_limit, progress=show, workers=workers,
+                         scheduler=scheduler)
     gaps = [r["gap"] for r in res.rows if r["gap"] is not None and r["status"] == "ok"]
     bad = [r for r in res.rows if r["status"] not in ("ok", "mismatch")]
     summ = {"problem": problem, "suite": suite, "instances": len(res.rows), "feasible": len(res.rows) - len(bad),
@@ -321,7 +344,9 @@ def validate(target, problem, suite, count, time_limit, as_json):
 @click.option("--param", "params", multiple=True)
 @click.option("--out-dir", default=None, type=click.Path(file_okay=False),
               help="Folder of reference files (default: the shipped reference_results).")
-def references(problem, suite, solver_name, params, out_dir):
+@click.option("--workers", type=int, default=None, help="Local Dask workers (default one per core; 0: here).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+def references(problem, suite, solver_name, params, out_dir, workers, scheduler):
     """Recompute the reference records of a suite with a reference solver."""
     from .references import compute_references
     from .registry import get_solver
@@ -330,25 +355,49 @@ def references(problem, suite, solver_name, params, out_dir):
     if not s.certifies:
         raise MmoptError(f"solver '{solver_name}' is a {s.kind}, not a reference solver")
     path = compute_references(problem, suite, solver_name, _params(params, scoped=False),
-                              root=Path(out_dir) if out_dir else None)
+                              root=Path(out_dir) if out_dir else None, workers=workers, scheduler=scheduler)
     click.echo(f"wrote {path}")
 
 
 @app.command()
 @click.option("--problem", required=True)
 @click.option("--suite", default="paper", show_default=True)
+@click.option("--db", default=None, help="SQLite file with the suite's cells (default $MMOPT_DB or ./mmopt-results.sqlite).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-def figures(problem, suite, out_dir):
-    """Regenerate a paper's figures (PNG, CSV and a markdown summary) for a suite."""
+def plot(problem, suite, db, out_dir):
+    """Draw a paper's figures for a suite from the results store (run the suite first)."""
     from .registry import get_problem
+    from .store import Store, default_db
 
     p = get_problem(problem)
     p.suite(suite)
-    paths = p.figures(Path(out_dir), suite)
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise MmoptError(f"{path}: no results store (run `mmopt run --suite {suite} --problems {problem}` first)")
+    with Store(path) as st:
+        frame = st.frame(problems=[problem], suites=[suite])
+    if frame.empty:
+        raise MmoptError(f"{path}: no cells of {problem}/{suite} (run `mmopt run --suite {suite} "
+                         f"--problems {problem}` first)")
+    paths = p.plot(frame, Path(out_dir), suite)
     if not paths:
-        raise MmoptError(f"problem '{problem}' has no figure generator")
-    for path in paths:
-        click.echo(f"wrote {path}")
+        raise MmoptError(f"problem '{problem}' has no figures")
+    for f in paths:
+        click.echo(f"wrote {f}")
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", "suites", multiple=True, help="Suites (default: every suite of the problem).")
+def manifest(problem, suites):
+    """Regenerate the instance-hash manifests of a problem's suites (after a generator change)."""
+    from .references import write_manifest
+    from .registry import get_problem
+
+    p = get_problem(problem)
+    for name in _split(suites) or list(p.suites):
+        p.suite(name)
+        click.echo(f"wrote {write_manifest(p, name)}")
 
 
 @app.command()

@@ -18,7 +18,7 @@ import numpy as np
 
 from .api import FeasibilityReport, Problem
 
-STATUSES = ("ok", "infeasible", "timeout", "error", "mismatch")
+STATUSES = ("ok", "infeasible", "timeout", "error", "mismatch", "skipped")
 GAP_FLOOR = 1e-9
 
 

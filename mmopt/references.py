@@ -57,18 +57,6 @@ def load_references(problem: str, suite: str, root: Path | None = None) -> dict[
     return out
 
 
-def make_record(problem: str, instance, value: float, bound: float | None, status: str, method: str,
-                tolerance: float, solver_version: int, seconds: float, params: Mapping | None = None) -> dict:
-    if status not in REFERENCE_STATUSES:
-        raise ValueError(f"reference status must be one of {REFERENCE_STATUSES}")
-    meta = instance.meta
-    return {"problem": problem, "suite": meta.get("suite"), "instance": instance.id,
-            "index": meta.get("index"), "hash": instance.hash, "value": float(value),
-            "bound": None if bound is None else float(bound), "status": status, "method": method,
-            "tolerance": float(tolerance), "solver_version": int(solver_version),
-            "seconds": round(float(seconds), 4), "params": dict(params or {})}
-
-
 def write_references(path: Path, records: Iterable[Mapping]) -> Path:
     """Write records (sorted by index) atomically, one JSON object per line."""
     records = sorted(records, key=lambda r: (r.get("index") is None, r.get("index") or 0))
@@ -81,38 +69,115 @@ def write_references(path: Path, records: Iterable[Mapping]) -> Path:
 
 def compute_references(problem_name: str, suite: str, solver_name: str, params: Mapping | None = None,
                        indices: Iterable[int] | None = None, root: Path | None = None,
-                       progress: bool = True) -> Path:
-    """Solve every instance of a suite with a reference solver and write the records.
+                       progress: bool = True, workers: int | None = 0, scheduler: str | None = None,
+                       time_limit: float | None = None) -> Path:
+    """Solve every instance of a suite with a reference solver and write the records (and the manifest).
 
-    The solver's stats must carry ``value``, ``bound``, ``status`` and
-    ``tolerance`` (the certificate); its solution is re-checked and
-    re-evaluated here, and a disagreement beyond the tolerance is an error.
+    The cells go through the same path as ``mmopt run`` (:func:`mmopt.cell.run_cell`):
+    the checker re-checks and re-evaluates every solution. The solver's
+    stats must carry ``value``, ``bound``, ``status`` and ``tolerance`` (the
+    certificate); a claimed value that disagrees with the evaluated one
+    beyond the tolerance is an error, and so is any failed cell.
     """
     from .registry import get_problem, get_solver
+    from .runner import execute
 
     p = get_problem(problem_name)
     s = get_solver(solver_name, problem_name)
     params = s.canonical_params(params)
-    idx = list(indices) if indices is not None else list(range(p.suite(suite).count))
-    recs = []
-    for i in idx:
-        inst = p.generate(suite, i)
-        t0 = time.perf_counter()
-        sol, stats = s.solve(inst.readonly(), **params)
-        secs = time.perf_counter() - t0
-        rep = p.check(inst, sol)
-        if not rep.feasible:
-            raise MmoptError(f"{solver_name} returned an infeasible solution on {inst.id}: {rep.summary()}")
-        val = float(p.objective(inst, sol))
+    count = p.suite(suite).count
+    idx = list(indices) if indices is not None else list(range(count))
+    mpath = write_manifest(p, suite, root)
+    hashes = load_manifest(problem_name, suite, root)
+    cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": solver_name, "params": params,
+              "seed": int(params.get("seed", 0)), "hash": hashes[i], "key": hashes[i], "reference": None,
+              "time_limit": time_limit} for i in idx]
+    recs, errors = [], []
+
+    def on_row(row):
+        if row["status"] not in ("ok",):
+            errors.append(f"{solver_name} on {row.get('instance')}: {row['status']} {row.get('message', '')}")
+            return
+        stats = row["stats"]
+        val = float(row["objective"])
         status = stats.get("status", "best")
         tol = float(stats.get("tolerance", p.value_tol))
         claimed = stats.get("value", val)
-        if status != "bound" and abs(claimed - val) > max(tol * abs(val), 1e-9) * 10:
-            raise MmoptError(f"{solver_name} on {inst.id}: reported value {claimed} but its solution "
-                             f"evaluates to {val}")
+        if status != "bound" and abs(float(claimed) - val) > max(tol * abs(val), 1e-9) * 10:
+            errors.append(f"{solver_name} on {row['instance']}: reported value {claimed} but its solution "
+                          f"evaluates to {val}")
+            return
         value = float(stats["value"]) if status == "bound" else val
-        recs.append(make_record(problem_name, inst, value, stats.get("bound"), status, solver_name, tol,
-                                s.version, secs, params))
+        rec = {"problem": problem_name, "suite": suite, "instance": row["instance"], "index": row["instance_index"],
+               "hash": row["instance_hash"], "value": value,
+               "bound": None if stats.get("bound") is None else float(stats["bound"]), "status": status,
+               "method": solver_name, "tolerance": tol, "solver_version": int(s.version),
+               "seconds": round(float(row["seconds"]), 4), "params": dict(params)}
+        if status not in REFERENCE_STATUSES:
+            errors.append(f"{solver_name} on {row['instance']}: reference status must be one of "
+                          f"{REFERENCE_STATUSES}, got {status!r}")
+            return
+        recs.append(rec)
         if progress:
-            print(f"{problem_name}/{inst.id}: {value:.6g} ({status}, {secs:.2f} s)", flush=True)
-    return write_references(reference_path(problem_name, suite, root), recs)
+            print(f"{problem_name}/{row['instance']}: {value:.6g} ({status}, {row['seconds']:.2f} s)", flush=True)
+
+    execute(cells, workers=workers, scheduler=scheduler, on_row=on_row)
+    if errors:
+        raise MmoptError(f"{len(errors)} instance(s) failed, nothing written; first: {errors[0]}")
+    if len(recs) != len(cells):
+        raise MmoptError("interrupted: nothing written")
+    path = reference_path(problem_name, suite, root)
+    if indices is not None and path.exists():  # a partial recomputation keeps the other records
+        keep = {r["index"]: r for r in load_references(problem_name, suite, root).values()
+                if r.get("index") not in set(idx)}
+        recs = list(keep.values()) + recs
+    del mpath
+    return write_references(path, recs)
+
+
+# ---------------------------------------------------------------------------
+# Suite manifests: the instance hashes of a suite, so that planning a run
+# generates nothing (workers generate or fetch instances and check the hash)
+# ---------------------------------------------------------------------------
+
+
+def manifest_path(problem: str, suite: str, root: Path | None = None) -> Path:
+    return (root or reference_dir()) / problem / f"{suite}.manifest.json"
+
+
+def load_manifest(problem: str, suite: str, root: Path | None = None) -> list[str] | None:
+    """Instance hashes of a suite by index, or None when no manifest is shipped."""
+    path = manifest_path(problem, suite, root)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return [str(h) for h in data["hashes"]]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise MmoptError(f"{path}: not a suite manifest (regenerate: mmopt manifest --problem {problem} "
+                         f"--suite {suite})") from None
+
+
+def write_manifest(problem, suite: str, root: Path | None = None, progress: bool = False) -> Path:
+    """Generate every instance of a suite and write its hashes."""
+    n = problem.suite(suite).count
+    hashes = []
+    for i in range(n):
+        hashes.append(problem.generate(suite, i).hash)
+        if progress:
+            print(f"{problem.name}/{suite}/{i:04d} {hashes[-1][:12]}", flush=True)
+    path = manifest_path(problem.name, suite, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"problem": problem.name, "suite": suite, "count": n, "hashes": hashes}, indent=0)
+                   + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def suite_hashes(problem, suite: str, count: int) -> list[str]:
+    """Hashes of the first ``count`` instances: from the manifest, else by generating them here."""
+    man = load_manifest(problem.name, suite)
+    if man is not None and len(man) == problem.suite(suite).count:
+        return man[:count]
+    return [problem.generate(suite, i).hash for i in range(count)]

@@ -68,9 +68,11 @@ def import_plugin(spec: str):
     try:
         if spec.endswith(".py") or os.sep in spec:
             path = Path(spec).resolve()
-            if not path.is_file():
-                raise MmoptError(f"plugin file not found: {spec}")
             name = path.stem
+            if not path.is_file():
+                if name in sys.modules:  # shipped to this worker by the runner
+                    return sys.modules[name]
+                raise MmoptError(f"no such file: {spec}")
             if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
                 return sys.modules[name]
             s = importlib.util.spec_from_file_location(name, path)
@@ -84,9 +86,9 @@ def import_plugin(spec: str):
     except MmoptError:
         raise
     except ImportError as e:
-        raise MmoptError(f"cannot import plugin module '{spec}': {e}") from None
-    except Exception as e:  # the plugin's own code failed
-        raise MmoptError(f"plugin module '{spec}' failed to import: {type(e).__name__}: {e}") from None
+        raise MmoptError(f"cannot import '{spec}': {e}") from None
+    except (Exception, SystemExit) as e:  # the module's own code failed while importing
+        raise MmoptError(f"cannot import '{spec}': {type(e).__name__}: {e}") from None
 
 
 def add_plugin_modules(modules) -> list[Path]:

@@ -5,7 +5,11 @@ did not return a usable answer (``infeasible``, ``timeout``, ``error``) as a
 gap of 1 (100 %), so failures are never silently dropped from averages;
 ``mismatch`` cells (a value above an ``opt`` reference) are counted in their
 own column and left out of the gap statistics, because they signal a wrong
-reference or checker, not a good solver.
+reference or checker, not a good solver. ``skipped`` cells (the solver
+declined the instance through ``applies()``) are counted in their own column
+and never averaged. Learned solvers get a median inference-time column (the
+solve without the weight loading), distributed solvers the mean ``rounds``
+and ``messages`` of their message-passing runtime.
 """
 from __future__ import annotations
 
@@ -27,18 +31,30 @@ def summarise(df, metrics: bool = True):
     out = []
     for (problem, suite, solver), g in df.groupby(["problem", "suite", "solver"], sort=True):
         st = g["status"]
+        kind = g["kind"].dropna().iloc[0] if g["kind"].notna().any() else None
         scored = g[st.isin(("ok",) + FAILED) & (g["gap"].notna() | st.isin(FAILED))]
+        run = g[st != "skipped"]
         gaps = np.where(scored["status"].isin(FAILED), 1.0, scored["gap"].astype(float))
-        row = {"problem": problem, "suite": suite, "solver": solver, "kind": g["kind"].iloc[0],
+        row = {"problem": problem, "suite": suite, "solver": solver, "kind": kind,
                "instances": int(g["instance_hash"].nunique()), "cells": int(len(g)),
                "mean gap": float(np.mean(gaps)) if len(gaps) else math.nan,
                "median gap": float(np.median(gaps)) if len(gaps) else math.nan,
                "worst gap": float(np.max(gaps)) if len(gaps) else math.nan,
                "opt share": float(np.mean(gaps <= OPT_WITHIN)) if len(gaps) else math.nan,
-               "feasible": float((st == "ok").sum() + (st == "mismatch").sum()) / len(g),
+               "feasible": float((run["status"] == "ok").sum() + (run["status"] == "mismatch").sum()) / len(run)
+               if len(run) else math.nan,
                "failed": int(st.isin(FAILED).sum()), "mismatch": int((st == "mismatch").sum()),
+               "skipped": int((st == "skipped").sum()),
                "mean objective": float(g.loc[st == "ok", "objective"].mean()) if (st == "ok").any() else math.nan,
-               "median seconds": float(g["seconds"].median())}
+               "median seconds": float(run["seconds"].median()) if len(run) else math.nan}
+        stats = [json.loads(x) for x in g.loc[st.isin(("ok", "infeasible", "mismatch")), "stats"] if x]
+        if kind == "learned":
+            row["median inference seconds"] = float(run.loc[run["status"] != "error", "seconds"].median()) \
+                if len(run) else math.nan
+        if kind == "distributed":
+            for col in ("rounds", "messages"):
+                vals = [float(x[col]) for x in stats if isinstance(x.get(col), (int, float))]
+                row[col] = float(np.mean(vals)) if vals else math.nan
         if metrics:
             ms = [json.loads(m) for m in g.loc[st == "ok", "metrics"] if m]
             for k in sorted({k for m in ms for k in m}):

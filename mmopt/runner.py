@@ -1,40 +1,34 @@
 """The benchmark matrix on dask.distributed.
 
-Cells (problem, instance, solver, parameters, seed) go to a Dask client: a
-``LocalCluster`` sized to the machine (one single-threaded worker process
-per core) by default, or an existing cluster with ``scheduler=ADDRESS``.
-Each cell runs in a forked child of its worker with a hard time limit
-(:mod:`mmopt.sandbox`). Results are scored against the shipped references
-and committed to the SQLite store as they finish; cells whose cache key is
-stored are skipped unless ``force``. Ctrl-C keeps every finished cell.
+A cell is (problem, suite, index, solver, parameters, seed). :func:`plan`
+builds the cells from the suite manifests (instance hashes shipped beside
+the references), so planning generates nothing; the cache key of a cell is
+(instance hash, solver, version, parameters, weights sha256). Cells not in
+the store go to an executor: a Dask client (a ``LocalCluster`` of
+single-threaded worker processes by default, or an existing cluster with
+``scheduler=ADDRESS``), or ``workers=0`` to run them one by one in this
+process. Either way each cell runs :func:`mmopt.cell.run_cell`, which
+returns a finished row that is stored as it is. User plugin files are
+shipped to the workers (``Client.upload_file``). Ctrl-C keeps every finished
+cell.
 """
 from __future__ import annotations
 
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
-from .api import Instance, MmoptError, Solver, params_key
-from .cell import execute, to_score
-from .references import load_references
+from .api import MmoptError, params_key
+from .cell import run_cell
+from .references import load_references, suite_hashes
 from .registry import get_problem, get_solver, problems as all_problems, solvers_for
 from .store import Store, cache_key, provenance
 
 DEFAULT_TIME_LIMIT = 600.0
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "MALLOC_TRIM_THRESHOLD_": "65536"}
-
-
-@dataclass
-class Cell:
-    problem: str
-    solver: Solver
-    instance: Instance
-    params: dict
-    seed: int
-    key: str
-    reference: Mapping | None
 
 
 @dataclass
@@ -45,6 +39,7 @@ class RunSummary:
     counts: dict = field(default_factory=dict)
     interrupted: bool = False
     seconds: float = 0.0
+    unavailable: list = field(default_factory=list)
 
     @property
     def ran(self) -> int:
@@ -52,37 +47,57 @@ class RunSummary:
 
 
 def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[str] | None = None,
-         params: Mapping[str, Mapping] | None = None, seed: int = 0, count: int | None = None) -> list[Cell]:
-    """Every cell of the matrix (problems x instances of ``suite`` x solvers)."""
+         params: Mapping[str, Mapping] | None = None, seed: int = 0, count: int | None = None,
+         time_limit: float | None = DEFAULT_TIME_LIMIT, unavailable: list | None = None) -> list[dict]:
+    """Every cell of the matrix (problems x instances of ``suite`` x solvers) as a spec for ``run_cell``.
+
+    Solvers whose optional dependencies are missing are left out (their names
+    are appended to ``unavailable``); naming one in ``solver_names`` is an error.
+    """
     params = dict(params or {})
-    names = list(problem_names or all_problems())
+    names = list(problem_names or [n for n, p in all_problems().items() if suite in p.suites])
     wanted = list(solver_names or [])
+    known = {s.name for n in names for s in solvers_for(get_problem(n).name)}
     for w in wanted:
-        get_solver(w)  # unknown solver -> error before any work
+        if w not in known:
+            get_solver(w)  # unknown anywhere -> error naming what exists
+            raise MmoptError(f"solver {w} does not solve any of: {', '.join(names)}")
     cells, used, used_common = [], set(), set()
     for pname in names:
         p = get_problem(pname)
         s_ = p.suite(suite)
-        solvers = [s for s in solvers_for(pname) if not wanted or s.name in wanted]
+        solvers = []
+        for s in solvers_for(pname):
+            if wanted and s.name not in wanted:
+                continue
+            why = s.unavailable_reason()
+            if why:
+                if wanted:
+                    raise MmoptError(f"solver '{s.name}' is unavailable: it {why}")
+                if unavailable is not None:
+                    unavailable.append(f"{pname}/{s.name}: {why}")
+                continue
+            solvers.append(s)
         if not solvers:
             continue
+        n = s_.count if count is None else max(0, min(count, s_.count))
+        hashes = suite_hashes(p, suite, n)
         refs = load_references(pname, suite)
-        n = s_.count if count is None else min(count, s_.count)
-        for i in range(n):
-            inst = p.generate(suite, i)
-            h = inst.hash
+        prms = {}
+        for s in solvers:
+            used.add(s.name)
+            common = {k: v for k, v in params.get("*", {}).items() if k in s.params}
+            prm = s.canonical_params({**common, **params.get(s.name, {})})
+            used_common.update(common)
+            if "seed" in s.params:
+                prm["seed"] = seed
+            prms[s.name] = (prm, params_key(prm), s.fingerprint(prm))
+        for i, h in enumerate(hashes):
             for s in solvers:
-                used.add(s.name)
-                common = {k: v for k, v in params.get("*", {}).items() if k in s.params}
-                prm = s.canonical_params({**common, **params.get(s.name, {})})
-                used_common.update(common)
-                if "seed" in s.params:
-                    prm["seed"] = seed
-                key = cache_key(h, s.name, s.version, params_key(prm))
-                cells.append(Cell(pname, s, inst, prm, seed, key, refs.get(h)))
-    missing = [w for w in wanted if w not in used]
-    if missing:
-        raise MmoptError(f"solver {', '.join(missing)} does not solve any of: {', '.join(names)}")
+                prm, pk, fp = prms[s.name]
+                cells.append({"problem": pname, "suite": suite, "index": i, "solver": s.name, "params": prm,
+                              "seed": seed, "hash": h, "key": cache_key(h, s.name, s.version, pk, fp),
+                              "reference": refs.get(h), "time_limit": time_limit})
     unused_common = set(params.get("*", {})) - used_common
     if unused_common:
         raise MmoptError(f"no solver in this run has parameter {', '.join(sorted(unused_common))}")
@@ -90,22 +105,6 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
     if unused:
         raise MmoptError(f"--param given for solver(s) not in this run: {', '.join(sorted(unused))}")
     return cells
-
-
-def row_for(cell: Cell, out, run_id: str, time_limit: float | None) -> dict:
-    p = get_problem(cell.problem)
-    sc = to_score(out, cell.reference, p.value_tol)
-    info = out.info
-    return {"cache_key": cell.key, "run_id": run_id, "problem": cell.problem,
-            "suite": cell.instance.meta.get("suite"), "instance": cell.instance.id,
-            "instance_index": cell.instance.meta.get("index"), "instance_hash": cell.instance.hash,
-            "solver": cell.solver.name, "kind": cell.solver.kind, "solver_version": cell.solver.version,
-            "params": params_key(cell.params), "seed": cell.seed, "status": sc.status,
-            "objective": sc.objective, "feasible": int(sc.feasible), "max_violation": sc.max_violation,
-            "reference": sc.reference, "reference_status": sc.reference_status, "gap": sc.gap,
-            "abs_gap": sc.abs_gap, "seconds": info.get("seconds", out.wall), "wall_seconds": out.wall,
-            "time_limit": time_limit, "message": sc.message, "stats": info.get("stats", {}),
-            "metrics": sc.metrics, "provenance": provenance()}
 
 
 def make_client(workers: int | None = None, scheduler: str | None = None):
@@ -122,72 +121,131 @@ def make_client(workers: int | None = None, scheduler: str | None = None):
     with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV,
                           "distributed.worker.daemon": False,
                           "distributed.admin.tick.limit": "60s"}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=50)
     return Client(cluster)
+
+
+def ship_plugins(client, files: Iterable[Path]) -> None:
+    """Send user plugin files to every worker of ``client`` (and to workers that join later)."""
+    import shutil
+    import tempfile
+
+    for f in files:
+        f = Path(f)
+        if f.name == "__init__.py":  # a package: ship it as a zip
+            tmp = Path(tempfile.mkdtemp(prefix="mmopt-plugin-"))
+            pkg = f.parent
+            archive = shutil.make_archive(str(tmp / pkg.name), "zip", root_dir=pkg.parent, base_dir=pkg.name)
+            client.upload_file(archive)
+        else:
+            client.upload_file(str(f))
+
+
+def execute(cells: list[dict], *, client=None, workers: int | None = None, scheduler: str | None = None,
+            plugin_files: Iterable[Path] = (), on_row: Callable[[dict], None], stop: Callable[[], bool] = lambda: False
+            ) -> bool:
+    """Run cells and hand each finished row to ``on_row``; returns False if interrupted.
+
+    ``workers=0`` runs the cells here, one by one (each still in a forked,
+    time-limited child); otherwise on ``client``, or on a new client.
+    """
+    if not cells:
+        return True
+    if workers == 0 and client is None and not scheduler:
+        try:
+            for c in cells:
+                on_row(run_cell(c))
+                if stop():
+                    return False
+        except KeyboardInterrupt:
+            return False
+        return True
+    from distributed import as_completed
+
+    own = client is None
+    if own:
+        client = make_client(workers, scheduler)
+    futures = {}
+    try:
+        ship_plugins(client, plugin_files)
+        for c in cells:
+            f = client.submit(run_cell, c, pure=False,
+                              key=f"{c['solver']}-{c['problem']}-{c['suite']}-{c['index']}-{c['key'][:10]}"
+                              .replace("/", "-").replace(":", "-"))
+            futures[f] = c
+        for f in as_completed(futures):
+            c = futures[f]
+            try:
+                row = f.result()
+            except Exception as e:  # worker died, cancelled, ...
+                from .sandbox import one_line
+
+                row = {"status": "error", "message": f"worker failure: {one_line(e)}", "seconds": None,
+                       "stats": {}, "metrics": {}, "feasible": 0}
+                row.update({"cache_key": c["key"], "problem": c["problem"], "suite": c["suite"],
+                            "instance_index": c["index"], "instance": f"{c['suite']}/{c['index']:04d}",
+                            "instance_hash": c["hash"], "solver": c["solver"], "params": params_key(c["params"]),
+                            "seed": c["seed"], "time_limit": c["time_limit"]})
+            on_row(row)
+        return True
+    except KeyboardInterrupt:
+        return False
+    finally:
+        if own:
+            try:
+                client.cancel(list(futures))
+                cluster = getattr(client, "cluster", None)
+                client.close(timeout=10)
+                if cluster is not None:
+                    cluster.close(timeout=10)
+            except Exception:  # noqa: BLE001 - shutting down after an interrupt
+                pass
 
 
 def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[str] | None = None, *,
         db: str | None = None, workers: int | None = None, scheduler: str | None = None,
         time_limit: float | None = DEFAULT_TIME_LIMIT, force: bool = False,
         params: Mapping[str, Mapping] | None = None, seed: int = 0, count: int | None = None,
-        progress: bool = True, console=None, client=None) -> RunSummary:
+        progress: bool = True, console=None, client=None, plugin_files: Iterable[Path] = ()) -> RunSummary:
     """Run the matrix and store every finished cell. Returns a summary."""
-    from distributed import as_completed
-
     t0 = time.perf_counter()
     run_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
-    cells = plan(problem_names, suite, solver_names, params, seed, count)
-    summary = RunSummary(run_id, planned=len(cells))
+    unavailable: list = []
+    cells = plan(problem_names, suite, solver_names, params, seed, count, time_limit, unavailable)
+    summary = RunSummary(run_id, planned=len(cells), unavailable=unavailable)
     with Store(db) as store:
-        done = set() if force else store.keys(c.key for c in cells)
-        todo = [c for c in cells if c.key not in done]
+        done = set() if force else store.keys(c["key"] for c in cells)
+        todo = [c for c in cells if c["key"] not in done]
         summary.cached = len(cells) - len(todo)
         if not todo:
             summary.seconds = time.perf_counter() - t0
             return summary
-        own = client is None
-        if own:
-            client = make_client(workers, scheduler)
         bar = _progress(console, progress, len(todo))
-        futures = {}
-        try:
-            for c in todo:
-                f = client.submit(execute, c.problem, c.solver.name, dict(c.instance), c.instance.meta,
-                                  c.params, time_limit, pure=False,
-                                  key=f"{c.solver.name}-{c.instance.id}-{c.key[:10]}".replace("/", "-"))
-                futures[f] = c
-            task = bar.add_task("cells", total=len(todo), status="") if bar else None
-            if bar:
-                bar.start()
-            for f in as_completed(futures):
-                c = futures[f]
-                try:
-                    out = f.result()
-                except Exception as e:  # worker died, cancelled, ...
-                    from .sandbox import Outcome, one_line
+        task = bar.add_task("cells", total=len(todo), status="") if bar else None
+        prov = provenance()
 
-                    out = Outcome("error", message=f"worker failure: {one_line(e)}")
-                row = row_for(c, out, run_id, time_limit)
-                store.put(row)
-                summary.counts[row["status"]] = summary.counts.get(row["status"], 0) + 1
-                if bar:
-                    bar.update(task, advance=1, status=" ".join(f"{k}={v}" for k, v in
-                                                                 sorted(summary.counts.items())))
+        def on_row(row):
+            row = {**row, "run_id": run_id, "provenance": prov}
+            row.pop("solution", None)
+            store.put(row, commit=False)
+            store.commit_every(0.25)
+            summary.counts[row["status"]] = summary.counts.get(row["status"], 0) + 1
+            if bar:
+                bar.update(task, advance=1, status=" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())))
+
+        if bar:
+            bar.start()
+        try:
+            ok = execute(todo, client=client, workers=workers, scheduler=scheduler, plugin_files=plugin_files,
+                         on_row=on_row)
+            summary.interrupted = not ok
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
+            store.commit()
             if bar:
                 bar.stop()
-            if own:
-                try:
-                    client.cancel(list(futures))
-                    cluster = getattr(client, "cluster", None)
-                    client.close(timeout=10)
-                    if cluster is not None:
-                        cluster.close(timeout=10)
-                except Exception:  # noqa: BLE001 - shutting down after an interrupt
-                    pass
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -69,10 +69,12 @@ def run_inline(fn: Callable[[], tuple[dict, dict]]) -> Outcome:
 def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None) -> Outcome:
     """Run ``fn() -> (arrays, info)`` in a forked child killed after ``time_limit`` seconds.
 
-    ``time_limit`` None or <= 0 runs inline (no limit).
+    ``time_limit`` None: no limit, still in a child (the user's code never runs inside mmopt).
     """
-    if not time_limit or time_limit <= 0 or not hasattr(os, "fork"):
+    if not hasattr(os, "fork"):
         return run_inline(fn)
+    if time_limit is None:
+        time_limit = float("inf")
     r, w = os.pipe()
     t0 = time.perf_counter()
     pid = os.fork()

@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from .api import json_default
+
 DEFAULT_DB = "mmopt-results.sqlite"
 
 COLUMNS = {
@@ -37,8 +39,10 @@ def default_db() -> str:
     return os.environ.get("MMOPT_DB", DEFAULT_DB)
 
 
-def cache_key(instance_hash: str, solver: str, version: int, params_json: str) -> str:
-    return hashlib.sha256(f"{instance_hash}|{solver}|{version}|{params_json}".encode()).hexdigest()
+def cache_key(instance_hash: str, solver: str, version: int, params_json: str, fingerprint: str = "") -> str:
+    """SHA-256 of (instance hash, solver, version, canonical parameters[, weights sha256])."""
+    extra = f"|{fingerprint}" if fingerprint else ""
+    return hashlib.sha256(f"{instance_hash}|{solver}|{version}|{params_json}{extra}".encode()).hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +95,7 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        self.con.commit()
         self.con.close()
 
     def has(self, key: str) -> bool:
@@ -105,11 +110,20 @@ class Store:
             found.update(r[0] for r in self.con.execute(q, chunk))
         return found
 
-    def put(self, row: Mapping) -> None:
+    def commit(self) -> None:
+        self.con.commit()
+        self._last_commit = time.perf_counter()
+
+    def commit_every(self, seconds: float) -> None:
+        """Commit if the last commit is older than ``seconds`` (rows stream in without a commit per row)."""
+        if time.perf_counter() - getattr(self, "_last_commit", 0.0) >= seconds:
+            self.commit()
+
+    def put(self, row: Mapping, commit: bool = True) -> None:
         row = dict(row)
         for k in ("params", "stats", "metrics", "provenance"):
             if k in row and not isinstance(row[k], str):
-                row[k] = json.dumps(row[k], sort_keys=True, default=str)
+                row[k] = json.dumps(row[k], sort_keys=True, default=json_default)
         row.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
         unknown = set(row) - set(COLUMNS)
         if unknown:
@@ -117,7 +131,8 @@ class Store:
         names = list(row)
         self.con.execute(f"INSERT OR REPLACE INTO cells ({', '.join(names)}) VALUES "
                          f"({', '.join('?' * len(names))})", [row[n] for n in names])
-        self.con.commit()
+        if commit:
+            self.commit()
 
     def frame(self, problems: Iterable[str] | None = None, suites: Iterable[str] | None = None,
               solvers: Iterable[str] | None = None):

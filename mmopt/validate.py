@@ -7,52 +7,28 @@ its gap against the shipped reference record.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .api import MmoptError
-from .cell import evaluate_in_child, to_score
-from .references import load_references
+from .cell import USER_PREFIX
 from .registry import get_problem
-from .sandbox import run_limited
 
 
 def load_callable(spec: str) -> Callable:
-    """``package.module:function`` or ``path/to/file.py:function``."""
-    if ":" not in spec:
+    """``package.module:function`` or ``path/to/file.py:function`` (a module in the current directory too)."""
+    from .registry import import_plugin
+
+    if not isinstance(spec, str) or ":" not in spec:
         raise MmoptError(f"expected MODULE:CALLABLE, got '{spec}'")
     mod_name, _, attr = spec.rpartition(":")
-    try:
-        if mod_name.endswith(".py") or "/" in mod_name:
-            path = Path(mod_name)
-            if not path.is_file():
-                raise MmoptError(f"no such file: {path}")
-            spec_ = importlib.util.spec_from_file_location(path.stem, path)
-            mod = importlib.util.module_from_spec(spec_)
-            sys.modules[path.stem] = mod
-            spec_.loader.exec_module(mod)
-        else:
-            if "" not in sys.path:
-                sys.path.insert(0, "")
-            mod = importlib.import_module(mod_name)
-    except MmoptError:
-        raise
-    except Exception as e:  # the user's module failed to import
-        raise MmoptError(f"cannot import '{mod_name}': {type(e).__name__}: {e}") from None
+    mod = import_plugin(mod_name)
     fn = getattr(mod, attr, None)
     if not callable(fn):
         raise MmoptError(f"'{mod_name}' has no callable '{attr}'")
     return fn
-
-
-def _as_solution(out):
-    if isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict):
-        return out[0], out[1]
-    return out, {}
 
 
 @dataclass
@@ -67,20 +43,36 @@ class ValidationResult:
 
 
 def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
-             time_limit: float | None = 300.0, progress: Callable[[dict], None] | None = None) -> ValidationResult:
+             time_limit: float | None = 300.0, progress: Callable[[dict], None] | None = None,
+             workers: int | None = 0, scheduler: str | None = None) -> ValidationResult:
+    """Run the user's function on a suite through the runner's cell path.
+
+    ``workers=0`` (default) runs cell after cell here (each in a forked,
+    time-limited child); ``workers=N`` or ``scheduler`` runs them on Dask,
+    with the user's module shipped to the workers.
+    """
+    from .references import load_references, suite_hashes
+    from .runner import execute
+
     fn = load_callable(spec)
     p = get_problem(problem_name)
-    refs = load_references(problem_name, suite)
     n = p.suite(suite).count if count is None else min(count, p.suite(suite).count)
+    refs = load_references(problem_name, suite)
+    hashes = suite_hashes(p, suite, n)
+    name = USER_PREFIX + spec
+    cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": name, "params": {}, "seed": 0,
+              "hash": h, "key": h, "reference": refs.get(h), "time_limit": time_limit} for i, h in enumerate(hashes)]
     res = ValidationResult(problem_name, suite)
-    for i in range(n):
-        inst = p.generate(suite, i)
-        out = run_limited(lambda inst=inst: evaluate_in_child(p, inst, lambda x: _as_solution(fn(dict(x))), False),
-                          time_limit)
-        sc = to_score(out, refs.get(inst.hash), p.value_tol)
-        row = {"instance": inst.id, "status": sc.status, "objective": sc.objective, "reference": sc.reference,
-               "gap": sc.gap, "seconds": out.info.get("seconds", out.wall), "message": sc.message}
+    mod_file = getattr(sys.modules.get(getattr(fn, "__module__", "")), "__file__", None)
+
+    def on_row(r):
+        row = {"instance": r["instance"], "status": r["status"], "objective": r["objective"],
+               "reference": r["reference"], "gap": r["gap"], "seconds": r["seconds"], "message": r["message"]}
         res.rows.append(row)
         if progress:
             progress(row)
+
+    execute(cells, workers=workers, scheduler=scheduler, on_row=on_row,
+            plugin_files=[Path(mod_file)] if mod_file and (workers or scheduler) else [])
+    res.rows.sort(key=lambda r: r["instance"])
     return res

@@ -1,90 +1,73 @@
-"""MACOL (Kose et al.) Figs. 4 and 7 on ``highway-sector-beams``: PNG + CSV + markdown.
+"""MACOL (Kose et al.) Figs. 4 and 7 on ``highway-sector-beams``, drawn from the results store.
 
 Usage::
 
-    mmopt figures --problem highway-sector-beams --suite paper --out paper/highway
-    python -m mmopt.problems.highway_sector_beams.figures OUTDIR [--suite paper] [--seeds 3] [--vehicles 6,10,...] \
-        [--fig4-vehicles 30]
+    mmopt run --suite paper --problems highway-sector-beams
+    mmopt plot --problem highway-sector-beams --suite paper --out paper/highway
 
 * Fig. 4 (``fig4_service_distance_cdf.{png,csv}``): empirical CDFs of the
-  interference-free service distance of the connections of MACOL and Best
-  SNR (pooled over the seeds with ``--fig4-vehicles`` vehicles; connections
-  still running at the end are left out) next to the analytic
-  :math:`\\breve F^*_L` for p = 0, 0.2, ..., 0.8 (road-area-weighted mixture
-  over the 18 beams, :func:`layout_service_distance_cdf`). The analysis
-  starts a connection uniformly on the road part of the beam; in the
-  simulation most connections start where the vehicle enters the beam, so
-  simulated distances are longer.
+  interference-free service distance of the finished connections of MACOL
+  and Best SNR (the cells' ``problem_data``, pooled over the instances with
+  30 vehicles) next to the analytic :math:`\\breve F^*_L` for p = 0, 0.2,
+  ..., 0.8 (road-area-weighted mixture over the 18 beams,
+  :func:`layout_service_distance_cdf`). The analysis starts a connection
+  uniformly on the road part of the beam; in the simulation most
+  connections start where the vehicle enters the beam, so simulated
+  distances are longer.
 * Fig. 7 (``fig7_interference_ratio.{png,csv}``): interference ratio
   (interfered service time / service time) against the number of vehicles
   for random, best-snr and macol, with the objective and its gap to the
   oracle bound in ``highway_figures.md``.
 
-Instances are those of the problem's suite (``paper``: 6..40 vehicles,
-2000 s, 3 seeds each). Runs take about 10 s per 2000 s instance on one core.
+Every number comes from checked, scored cells of the store (``mmopt run``):
+the figures never run a solver themselves.
 """
 from __future__ import annotations
 
-import argparse
 import csv
+import json
 import math
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from mmopt.evaluate import gap
-from mmopt.problems.highway_sector_beams import connection_distances, layout_service_distance_cdf
-from mmopt.registry import get_problem, get_solver
+from .analysis import layout_service_distance_cdf
 
 STRATEGIES = ("random", "best-snr", "macol")
 P_VALUES = (0.0, 0.2, 0.4, 0.6, 0.8)
+FIG4_VEHICLES = 30
 
 
-def run(out: Path, suite: str, seeds: int, vehicles: list[int] | None, fig4_n: int) -> None:
-    prob = get_problem("highway-sector-beams")
-    s = prob.suite(suite)
-    rows = []  # one per (instance, strategy)
-    fig4 = defaultdict(list)
-    for i in range(s.count):
-        params = prob.instance_params(suite, i)
-        n = int(params["n_vehicles"])
-        seed_idx = sum(1 for j in range(i) if prob.instance_params(suite, j)["n_vehicles"] == n)
-        if seed_idx >= seeds or (vehicles and n not in vehicles):
+def plot(problem, frame, out: Path, suite: str, fig4_n: int = FIG4_VEHICLES) -> list[Path]:
+    """Figs. 4 and 7 and ``highway_figures.md`` from the store rows ``frame`` of ``suite``."""
+    rows, fig4 = [], defaultdict(list)
+    ok = frame[frame["status"].isin(["ok", "mismatch"])]
+    for r in ok.itertuples(index=False):
+        if r.solver not in ("oracle-bound",) + STRATEGIES:
             continue
-        inst = prob.generate(suite, i)
-        ro = inst.readonly()
-        t0 = time.perf_counter()
-        s_or, st = get_solver("oracle-bound").solve(ro)
-        ref = float(st["value"])
-        rows.append({"instance": inst.id, "n": n, "strategy": "oracle-bound", "objective": ref, "gap": 0.0,
-                     **prob.metrics(inst, s_or), "seconds": time.perf_counter() - t0})
-        for name in STRATEGIES:
-            t0 = time.perf_counter()
-            sol, stats = get_solver(name).solve(ro)
-            secs = time.perf_counter() - t0
-            obj = prob.objective(inst, sol)
-            m = prob.metrics(inst, sol)
-            row = {"instance": inst.id, "n": n, "strategy": name, "objective": obj, "gap": gap(ref, obj), **m,
-                   "seconds": secs}
-            if name == "macol":
-                row["explore_decisions"] = stats["decisions_explore"]
-                row["exploit_decisions"] = stats["decisions_exploit"]
-                row["backoffs"] = stats["backoff"]
-            rows.append(row)
-            if n == fig4_n and name in ("macol", "best-snr"):
-                c = connection_distances(inst, sol)
-                fig4[name].append(c["free_distance"][~c["censored"]])
-        print(f"{inst.id}: n = {n}, oracle {ref:.4f}, "
-              + ", ".join(f"{r['strategy']} {r['objective']:.4f}" for r in rows[-3:]), flush=True)
+        n = int(problem.instance_params(suite, int(r.instance_index))["n_vehicles"])
+        metrics = json.loads(r.metrics) if r.metrics else {}
+        stats = json.loads(r.stats) if r.stats else {}
+        row = {"instance": r.instance, "n": n, "strategy": r.solver, "objective": r.objective,
+               "gap": 0.0 if r.solver == "oracle-bound" else r.gap, **metrics, "seconds": r.seconds}
+        if r.solver == "macol":
+            row["explore_decisions"] = stats.get("decisions_explore")
+            row["exploit_decisions"] = stats.get("decisions_exploit")
+            row["backoffs"] = stats.get("backoff")
+        rows.append(row)
+        if n == fig4_n and r.solver in ("macol", "best-snr"):
+            fig4[r.solver].append(np.asarray(stats.get("problem_data", {}).get("free_distance", []), float))
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    rows.sort(key=lambda x: (x["n"], x["instance"], x["strategy"]))
     _fig7(out, rows)
     lgrid = np.linspace(0, 100, 101)
-    analytic = {p: layout_service_distance_cdf(prob.generate(suite, 0), lgrid, p) for p in P_VALUES}
+    analytic = {p: layout_service_distance_cdf(problem.generate(suite, 0), lgrid, p) for p in P_VALUES}
     emp = {k: np.concatenate(v) for k, v in fig4.items() if v}
     _fig4(out, lgrid, analytic, emp, fig4_n)
     _markdown(out, rows, lgrid, analytic, emp, fig4_n, suite)
+    return sorted(p for p in out.iterdir() if p.is_file())
 
 
 def _agg(rows, key):
@@ -196,19 +179,3 @@ def _markdown(out: Path, rows, lgrid, analytic, emp, n4, suite) -> None:
         f"p={p:g}: {float(np.trapezoid(1 - analytic[p], lgrid)):.1f}" for p in analytic)
         + "; simulated means (m): " + ", ".join(f"{k}: {emp[k].mean():.1f}" for k in emp), ""]
     (out / "highway_figures.md").write_text("\n".join(lines))
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--suite", default="paper")
-    ap.add_argument("--seeds", type=int, default=3, help="seeds per vehicle count (at most the suite's)")
-    ap.add_argument("--vehicles", default="", help="comma-separated vehicle counts (default: all)")
-    ap.add_argument("--fig4-vehicles", type=int, default=30)
-    a = ap.parse_args()
-    vehicles = [int(v) for v in a.vehicles.split(",") if v.strip()] or None
-    run(a.out, a.suite, a.seeds, vehicles, a.fig4_vehicles)
-
-
-if __name__ == "__main__":
-    main()

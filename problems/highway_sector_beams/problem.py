@@ -136,15 +136,16 @@ class HighwaySectorBeams(Problem):
         return [highway_cdf]
 
     # -- generation (suites with a "sweep" vary N and the model by index: Problem.instance_params) --
-    def figures(self, out_dir, suite: str) -> list:
-        """Figs. 4 and 7 of the paper (PNG + CSV + markdown), see :mod:`mmopt.problems.highway_sector_beams.figures`."""
-        from pathlib import Path
+    def plot(self, frame, out_dir, suite: str) -> list:
+        """Figs. 4 and 7 of the paper from the store rows, see :mod:`mmopt.problems.highway_sector_beams.figures`."""
+        from .figures import plot
 
-        from . import figures as highway_figures
+        return plot(self, frame, out_dir, suite)
 
-        out = Path(out_dir)
-        highway_figures.run(out, suite, seeds=3, vehicles=None, fig4_n=30)
-        return sorted(p for p in out.iterdir() if p.is_file())
+    def cell_data(self, instance, solution) -> dict:
+        """The finished connections' interference-free distances (m, 0.1 m resolution) for Fig. 4."""
+        c = connection_distances(instance, solution)
+        return {"free_distance": np.round(c["free_distance"][~c["censored"]], 1).tolist()}
 
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """The paper's highway with ``n_vehicles`` vehicles for ``duration_s`` seconds.

@@ -16,6 +16,14 @@ encoded as an integer. It then decides to serve or to back off:
 * backing off keeps the beam idle for the mean connection duration
   observed in that context, then it decides again with the new context.
 
+The agents run on the engine's message-passing runtime
+(:class:`mmopt.distributed.Network`, one agent per beam): before a decision
+the agent's interfering neighbours send it their on/off status (one float
+each, one round per decision, because decisions within a step are taken one
+after another and each sees the statuses left by the previous one); the
+context is read from that inbox. ``rounds``, ``messages`` and
+``payload_floats`` in the stats count this exchange.
+
 A service lasts until the vehicle leaves the beam (no pre-emption). Its
 reward is its goodput: the mean over its steps of
 :math:`\log_2(1 + \mathrm{SINR})` for interference-free steps and 0 for
@@ -34,6 +42,7 @@ import time
 import numpy as np
 
 from mmopt import solver
+from mmopt.distributed import Network
 from mmopt.problems.highway_sector_beams import scenario as sim
 from mmopt.problems.highway_sector_beams import layout_neighbours
 from mmopt.solvers.baselines.highway_baselines import departed, pick_vehicle
@@ -62,7 +71,7 @@ class _Agent:
         return sum(self.value.values()) / len(self.value)
 
 
-@solver("macol", problems=[PROBLEM], kind="distributed", version=1)
+@solver("macol", problems=[PROBLEM], kind="distributed", version=2)
 def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: str = "best-snr", seed: int = 0):
     """MACOL (Algorithm 1): per-beam contextual agents that serve or back off.
 
@@ -86,6 +95,7 @@ def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: st
     rng = np.random.default_rng(seed)
     nbrs = layout_neighbours(instance)
     agents = [_Agent() for _ in range(B)]
+    net = Network(range(B))
     explore_steps = int(math.ceil(explore_s / sc.dt - 1e-9))
 
     A = np.full((T, B), -1, dtype=np.int16)
@@ -112,9 +122,12 @@ def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: st
                 c = np.flatnonzero(ins[b] & ~busy)
                 if c.size == 0:
                     continue
+                for k in nbrs[b]:  # the context exchange: each interfering neighbour reports its status
+                    net.send(k, b, float(cur[k] >= 0))
+                status = dict(net.next_round()[b])
                 ctx = 0
                 for i, k in enumerate(nbrs[b]):
-                    if cur[k] >= 0:
+                    if status[k]:
                         ctx |= 1 << i
                 ag = agents[b]
                 if t < explore_steps:
@@ -151,7 +164,7 @@ def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: st
         "decisions_exploit": counts["serve_exploit"] + counts["serve_unseen"] + counts["backoff"],
         **counts,
         "contexts_seen": int(sum(len(a.value) for a in agents)),
-        "messages": decisions,  # one context read from the central node per decision
+        **net.stats(),  # rounds, messages, payload_floats of the context exchange
         "seconds": time.perf_counter() - t_start,
     }
     return {"assign": A, "explore_until": np.array(float(explore_until))}, stats
