@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    creates .venv, installs mmopt, runs the benchmark matrix, prints the table
-#   make test   creates .venv, installs mmopt with its test extra, runs the tests
+#   make run    creates .venv, installs mmopt with every extra, runs the benchmark matrix, prints the table
+#   make test   creates .venv, installs mmopt with every extra, runs the tests
+# The learned extra is PyTorch (>=2.3,<2.14, CPU build where pip's wheel folder has one).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ SUITE ?= small
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,learned]"
 	touch $@
 
 install: $(VENV)/.installed

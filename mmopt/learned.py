@@ -86,10 +86,14 @@ def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Map
 
     import mmopt
 
+    import io
+
     path = weights_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()  # through memory: the archive's inner name then does not depend on the file name,
+    torch.save(dict(state), buf)  # so the same weights give the same bytes and the same sha256
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(dict(state), tmp)
+    tmp.write_bytes(buf.getvalue())
     os.replace(tmp, path)
     meta = {**dict(sidecar), "file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
             "mmopt": mmopt.__version__, "torch": torch.__version__,

@@ -39,8 +39,9 @@ P_VALUES = (0.0, 0.2, 0.4, 0.6, 0.8)
 FIG4_VEHICLES = 30
 
 
-def plot(problem, frame, out: Path, suite: str, fig4_n: int = FIG4_VEHICLES) -> list[Path]:
+def plot(problem, frame, out: Path, suite: str, fig4_n: int | None = None) -> list[Path]:
     """Figs. 4 and 7 and ``highway_figures.md`` from the store rows ``frame`` of ``suite``."""
+    fig4_n = FIG4_VEHICLES if fig4_n is None else fig4_n
     rows, fig4 = [], defaultdict(list)
     ok = frame[frame["status"].isin(["ok", "mismatch"])]
     for r in ok.itertuples(index=False):
