@@ -326,15 +326,17 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
     bad = [r for r in res.rows if r["status"] not in ("ok", "mismatch")]
     summ = {"problem": problem, "suite": suite, "instances": len(res.rows), "feasible": len(res.rows) - len(bad),
             "mean_gap": float(np.mean(gaps)) if gaps else None, "worst_gap": float(np.max(gaps)) if gaps else None,
-            "mismatch": sum(r["status"] == "mismatch" for r in res.rows), "passed": res.all_feasible}
+            "mismatch": sum(r["status"] == "mismatch" for r in res.rows), "conformance": res.conformance,
+            "passed": res.passed}
     if as_json:
         click.echo(_dump(summ))
     else:
         mg = "–" if summ["mean_gap"] is None else f"{100 * summ['mean_gap']:.4f} %"
         click.echo(f"{summ['feasible']}/{summ['instances']} feasible, mean gap {mg}"
                    + (f", {summ['mismatch']} mismatch" if summ["mismatch"] else "")
-                   + (" — PASSED" if res.all_feasible else " — FAILED"))
-    sys.exit(0 if res.all_feasible else 1)
+                   + (f", conformance: {res.conformance}" if res.conformance else "")
+                   + (" — PASSED" if res.passed else " — FAILED"))
+    sys.exit(0 if res.passed else 1)
 
 
 @app.command()

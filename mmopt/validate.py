@@ -36,10 +36,28 @@ class ValidationResult:
     problem: str
     suite: str
     rows: list = field(default_factory=list)
+    #: what :func:`mmopt.testing.check_solver` found wrong (determinism, mutation, JSON stats), or None
+    conformance: str | None = None
 
     @property
     def all_feasible(self) -> bool:
         return bool(self.rows) and all(r["status"] in ("ok", "mismatch") for r in self.rows)
+
+    @property
+    def passed(self) -> bool:
+        return self.all_feasible and self.conformance is None
+
+
+def _conformance(spec: str, problem_name: str, suite: str) -> tuple[dict, dict]:
+    """Child body: the solver conformance checks of mmopt.testing on the suite's first instance."""
+    from .cell import resolve_solver
+    from .testing import check_solver
+
+    try:
+        check_solver(get_problem(problem_name), resolve_solver(problem_name, USER_PREFIX + spec), suite, count=1)
+        return {}, {"failure": None}
+    except AssertionError as e:
+        return {}, {"failure": " ".join(str(e).split())}
 
 
 def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
@@ -75,4 +93,9 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
     execute(cells, workers=workers, scheduler=scheduler, on_row=on_row,
             plugin_files=[Path(mod_file)] if mod_file and (workers or scheduler) else [])
     res.rows.sort(key=lambda r: r["instance"])
+    if res.all_feasible:  # feasibility first; then the promises a solver keeps (mmopt.testing)
+        from .sandbox import run_limited
+
+        out = run_limited(lambda: _conformance(spec, problem_name, suite), time_limit)
+        res.conformance = out.info.get("failure") if out.status == "ok" else f"{out.status}: {out.message}"
     return res

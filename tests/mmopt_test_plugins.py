@@ -62,3 +62,9 @@ def user_infeasible(instance):
 def user_malformed(instance):
     assoc, V = _mrt(instance)
     return {"assoc": assoc.astype(np.int32), "V": V}
+
+
+def user_nondeterministic(instance):
+    assoc, V = _mrt(instance)
+    return {"assoc": assoc, "V": V * np.exp(1j * np.random.default_rng().uniform())}
+

@@ -90,6 +90,10 @@ def test_validate_user_functions(tmp_path):
     r = mm("validate", "mmopt_test_plugins:user_malformed", "--problem", P, "--suite", "smoke", "--count", "1",
            cwd=tmp_path, env=env)
     assert r.returncode == 1 and "dtype int32, expected int64" in r.stdout
+    # feasible but not deterministic: the conformance checks of mmopt.testing fail it
+    r = mm("validate", "mmopt_test_plugins:user_nondeterministic", "--problem", P, "--suite", "smoke", "--count", "2",
+           cwd=tmp_path, env=env)
+    assert r.returncode == 1 and "2/2 feasible" in r.stdout and "not deterministic" in r.stdout
     # a file path works too
     r = mm("validate", f"{Path(__file__).parent / 'mmopt_test_plugins.py'}:user_feasible", "--problem", P,
            "--count", "1", cwd=tmp_path)
