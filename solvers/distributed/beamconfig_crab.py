@@ -167,21 +167,10 @@ def _deliver(net: Network):
             yield (src, dst), payload
 
 
-def crab_run(instance, *, c_thr=0.15, max_iter=50, tol=1e-5, seed=0):
-    """Graph, chi tables, BP with pruning; returns a dict of everything (beliefs over valid configurations)."""
-    valid = instance["valid"]
-    G = valid.shape[0]
-    F = [np.nonzero(valid[g])[0] for g in range(G)]
-    sizes = [len(f) for f in F]
-    edges, c = overlap_graph(instance, c_thr)
-    chi = {e: chi_table(instance, *e) for e in edges}
-    deg = np.zeros(G, dtype=int)
-    for g, h in edges:
-        deg[g] += 1
-        deg[h] += 1
-    unary = [network_rates(instance, F[g][:, None], gnbs=[g]) if deg[g] == 0 else None for g in range(G)]
-    rng = np.random.default_rng(seed)
-    net = Network(range(G))
+def bp_with_pruning(sizes, edges, c, chi, rng, net, max_iter=50, tol=1e-5, unary=None):
+    """BP, and while it has not converged within ``max_iter`` iterations, reverse delete of the
+    non-bridge edge with the smallest overlap ``c[e]`` and a restart from fresh random messages."""
+    G = len(sizes)
     cur = list(edges)
     pruned, total_iter, runs = [], 0, 0
     while True:
@@ -200,6 +189,26 @@ def crab_run(instance, *, c_thr=0.15, max_iter=50, tol=1e-5, seed=0):
         drop = min(cand, key=lambda e: (c[e], e))
         cur.remove(drop)
         pruned.append(drop)
+    return beliefs, cur, pruned, total_iter, it, conv, runs, sends
+
+
+def crab_run(instance, *, c_thr=0.15, max_iter=50, tol=1e-5, seed=0):
+    """Graph, chi tables, BP with pruning; returns a dict of everything (beliefs over valid configurations)."""
+    valid = instance["valid"]
+    G = valid.shape[0]
+    F = [np.nonzero(valid[g])[0] for g in range(G)]
+    sizes = [len(f) for f in F]
+    edges, c = overlap_graph(instance, c_thr)
+    chi = {e: chi_table(instance, *e) for e in edges}
+    deg = np.zeros(G, dtype=int)
+    for g, h in edges:
+        deg[g] += 1
+        deg[h] += 1
+    unary = [network_rates(instance, F[g][:, None], gnbs=[g]) if deg[g] == 0 else None for g in range(G)]
+    rng = np.random.default_rng(seed)
+    net = Network(range(G))
+    beliefs, cur, pruned, total_iter, it, conv, runs, sends = bp_with_pruning(
+        sizes, edges, c, chi, rng, net, max_iter, tol, unary)
     return {"F": F, "beliefs": beliefs, "edges": edges, "final_edges": cur, "pruned": pruned,
             "iterations": total_iter, "last_iterations": it, "converged": conv, "runs": runs,
             "sends": sends, "net": net, "rng": rng}
