@@ -93,6 +93,8 @@ from mmopt.phy.cqi import cqi_spectral_efficiency
 
 from .scenario import DEFAULTS, simulate
 
+STATEMENT = __doc__
+
 __all__ = ["RandomBeamConfig", "network_rates", "zone_service", "components", "beam_se_bound",
            "interference_free_bound", "single_beam_config", "coverage_sets"]
 
@@ -289,7 +291,7 @@ class RandomBeamConfig(Problem):
     paper = ("B. Limani Fazliu, F. Malandrino, C. F. Chiasserini, A. Nordio, \"A Belief Propagation Solution "
              "for Beam Coordination in MmWave Vehicular Networks\", IEEE Trans. Wireless Commun. 21(12), "
              "2022, Sec. III-VI, eqs. (4), (9)-(17), Lemma 1.")
-    statement = __doc__
+    statement = STATEMENT
     instance_keys = (
         Key("gain", "float64", ("G", "C", "S", "Z"), "-",
             "received power at zone z from beam slot s of configuration c of gNB g, noise-normalised, "
