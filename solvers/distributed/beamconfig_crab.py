@@ -33,7 +33,8 @@ one agent per gNB.
 * **Isolated gNBs** (no edge): the paper's model has no node potential, which
   leaves their belief uniform; here an isolated gNB uses its own rate
   :math:`T(\mathbf b_g)` alone as its belief weights (a deviation, stated).
-* **Decision**: each gNB draws its configuration from :math:`\pi_g` (seeded).
+* **Decision**: each gNB draws its configuration from :math:`\pi_g` (seeded;
+  ``decision="argmax"`` takes the mode instead, a diagnostic).
   The stats carry :math:`\mathbb E_\pi[T]` (eq. (13); exact by enumeration over each
   group of interacting gNBs when that group has at most ``enum_max``
   configurations, else a ``samples``-draw Monte-Carlo mean), :math:`T` at
@@ -234,8 +235,13 @@ def expected_rate(instance, F, beliefs, rng, enum_max: int = 200_000, samples: i
 
 
 @solver("crab", problems=[PROBLEM], kind="distributed", version=1)
-def crab(instance, *, c_thr=0.15, max_iter=50, tol=1e-5, seed=0):
-    """CRAB (Sec. V): BP over the coverage-overlap interaction graph, pruning, configuration drawn from pi."""
+def crab(instance, *, c_thr=0.15, max_iter=50, tol=1e-5, decision="sample", seed=0):
+    """CRAB (Sec. V): BP over the coverage-overlap interaction graph, pruning, configuration drawn from pi.
+
+    ``decision="argmax"`` returns the mode of each pi_g instead of a draw (a diagnostic, not the paper's rule).
+    """
+    if decision not in ("sample", "argmax"):
+        raise ValueError(f"crab: decision must be 'sample' or 'argmax', not {decision!r}")
     t0 = time.perf_counter()
     r = crab_run(instance, c_thr=float(c_thr), max_iter=int(max_iter), tol=float(tol), seed=int(seed))
     F, beliefs, rng = r["F"], r["beliefs"], r["rng"]
@@ -252,4 +258,4 @@ def crab(instance, *, c_thr=0.15, max_iter=50, tol=1e-5, seed=0):
         "rate_at_argmax": float(network_rates(instance, mode[None, :])[0]),
         "seconds": time.perf_counter() - t0,
     })
-    return {"config": draw}, stats
+    return {"config": draw if decision == "sample" else mode}, stats

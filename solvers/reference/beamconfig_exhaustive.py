@@ -18,9 +18,11 @@ By Lemma 1 the randomised problems (12)/(14) have the deterministic optimum
   serve, with the interference of the assigned gNBs only (a serving beam
   delivers :math:`W` times the mean spectral efficiency of its vehicles); an
   unassigned gNB at most its interference-free per-beam bound. Incumbent:
-  best response (coordinate ascent) from the empty and the strongest
-  configurations. Certified optimal when the search completes (status
-  ``opt``), else ``best`` with the largest open bound.
+  best response (coordinate ascent) from the empty, the strongest and
+  ``restarts`` = 8 random (fixed seed) configurations. Certified optimal when the search completes (status
+  ``opt``), else (``time_limit``) ``best`` with the largest open bound (capped
+  by the interference-free bound). Declines instances with more than
+  ``max_products`` (1e8) network configurations unless told otherwise.
 * ``interference-free-bound``: :func:`~mmopt.problems.random_beam_config.interference_free_bound`,
   status ``bound``, at any scale.
 """
@@ -31,7 +33,7 @@ from collections import deque
 
 import numpy as np
 
-from mmopt import solver
+from mmopt import MmoptError, solver
 from mmopt.problems.random_beam_config import (beam_se_bound, components, interference_free_bound,
                                                network_rates, touches, zone_service)
 
@@ -86,6 +88,9 @@ def exhaustive_search(instance, chunk: int = 20000):
 def exhaustive(instance, *, max_products=1e7):
     """Brute force over the product of the candidate sets (per independent group of gNBs); exact."""
     t0 = time.perf_counter()
+    reason = _exhaustive_applies(instance, max_products)
+    if reason:  # a runner that does not consult applies() gets an immediate error, not a long search
+        raise MmoptError(f"exhaustive declines this instance: {reason}")
     cfg, n = exhaustive_search(instance)
     value = float(network_rates(instance, cfg[None, :])[0])
     return {"config": cfg}, {"value": value, "bound": value, "status": "opt", "tolerance": TOL,
@@ -221,7 +226,7 @@ class _BnB:
         return self.best, self.best_val
 
 
-def bnb_search(instance, time_limit: float = 600.0):
+def bnb_search(instance, time_limit: float = 600.0, restarts: int = 8):
     """Branch-and-bound per independent group; returns ``(config, proven, bound, nodes)``."""
     t0 = time.perf_counter()
     G = instance["valid"].shape[0]
@@ -235,6 +240,9 @@ def bnb_search(instance, time_limit: float = 600.0):
             cs = np.nonzero(instance["valid"][g])[0]
             alone.append(cs[int(np.argmax(network_rates(instance, cs[:, None], gnbs=[g], zones=zs)))])
         starts.append(np.array(alone, dtype=np.int64))
+        rs = np.random.default_rng(0)
+        for _ in range(int(restarts)):
+            starts.append(np.array([rs.choice(np.nonzero(instance["valid"][g])[0]) for g in gs], dtype=np.int64))
         inc, iv = None, -np.inf
         for st in starts:
             c, v = best_response(instance, st, gs, zs)
@@ -254,11 +262,22 @@ def bnb_search(instance, time_limit: float = 600.0):
     return cfg, proven, bound, nodes
 
 
-@solver("bnb", problems=[PROBLEM], kind="reference", version=1)
-def bnb(instance, *, time_limit=600.0):
+def _bnb_applies(instance, max_products=1e8, **_):
+    p = sum(_products(instance))
+    if p > max_products:
+        return (f"{p:.3g} network configurations > max_products = {max_products:.3g} (the search would not "
+                f"complete; pass a larger max_products with a time_limit for a best-known value)")
+    return None
+
+
+@solver("bnb", problems=[PROBLEM], kind="reference", version=1, applies=_bnb_applies)
+def bnb(instance, *, time_limit=600.0, max_products=1e8, restarts=8):
     """Branch-and-bound on T over the gNBs of each independent group (exact when it completes)."""
     t0 = time.perf_counter()
-    cfg, proven, bound, nodes = bnb_search(instance, float(time_limit))
+    reason = _bnb_applies(instance, max_products)
+    if reason:
+        raise MmoptError(f"bnb declines this instance: {reason}")
+    cfg, proven, bound, nodes = bnb_search(instance, float(time_limit), int(restarts))
     value = float(network_rates(instance, cfg[None, :])[0])
     if proven:
         bound = value
@@ -271,11 +290,18 @@ def bnb(instance, *, time_limit=600.0):
 
 @solver("interference-free-bound", problems=[PROBLEM], kind="reference", version=1)
 def if_bound(instance):
-    """Interference-free upper bound on T (status ``bound``); the solution is every gNB silent."""
+    """Interference-free upper bound on T (status ``bound``, value = bound).
+
+    The solution returned is every gNB's best configuration alone (the
+    selfish choice the bound starts from); its objective is in the stats.
+    """
     t0 = time.perf_counter()
     ub = interference_free_bound(instance)
-    G = instance["valid"].shape[0]
-    cfg = np.zeros(G, dtype=np.int64)
+    valid = instance["valid"]
+    cfg = np.zeros(valid.shape[0], dtype=np.int64)
+    for g in range(valid.shape[0]):
+        cs = np.nonzero(valid[g])[0]
+        cfg[g] = cs[int(np.argmax(network_rates(instance, cs[:, None], gnbs=[g])))]
     value = float(network_rates(instance, cfg[None, :])[0])
-    return {"config": cfg}, {"value": value, "bound": ub, "status": "bound", "tolerance": 0.0,
-                             "seconds": time.perf_counter() - t0}
+    return {"config": cfg}, {"value": ub, "bound": ub, "status": "bound", "tolerance": 0.0,
+                             "selfish_value": value, "seconds": time.perf_counter() - t0}
