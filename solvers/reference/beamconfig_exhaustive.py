@@ -288,7 +288,7 @@ def bnb(instance, *, time_limit=600.0, max_products=1e8, restarts=8):
                              "tolerance": TOL, "nodes": int(nodes), "seconds": time.perf_counter() - t0}
 
 
-@solver("interference-free-bound", problems=[PROBLEM], kind="reference", version=1)
+@solver("interference-free-bound", problems=[PROBLEM], kind="reference", version=2)
 def if_bound(instance):
     """Interference-free upper bound on T (status ``bound``, value = bound).
 
