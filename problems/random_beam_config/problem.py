@@ -91,7 +91,7 @@ import numpy as np
 from mmopt.api import InputError, Key, Problem, Suite, problem
 from mmopt.phy.cqi import cqi_spectral_efficiency
 
-from .scenario import DEFAULTS, simulate
+from .scenario import simulate
 
 STATEMENT = __doc__
 

@@ -169,7 +169,6 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     # -- candidate beams and configurations per gNB -----------------------
     beam_dir = np.zeros((G, K))
     beam_width = np.zeros((G, K))
-    beam_ok = np.zeros((G, K), dtype=bool)
     cover = np.zeros((G, K, Z), dtype=bool)
     beam_gain = np.zeros((G, K, Z))   # full-power single-beam gain
     configs: list[list[tuple[int, ...]]] = []
@@ -201,7 +200,7 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
                 continue
             kept.append(c)
         for k, c in enumerate(kept):
-            beam_dir[g, k], beam_width[g, k], beam_ok[g, k] = c[1], c[2], True
+            beam_dir[g, k], beam_width[g, k] = c[1], c[2]
             cover[g, k], beam_gain[g, k] = c[3], c[4]
         nk = len(kept)
         cfgs = [()]
