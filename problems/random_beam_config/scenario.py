@@ -1,0 +1,231 @@
+r"""Scenario of ``random-beam-config``: Manhattan city grid, vehicle mobility, gNBs at traffic lights.
+
+Limani Fazliu, Malandrino, Chiasserini, Nordio (IEEE TWC 2022), Sec. III and VI,
+scaled to a CPU; every choice the paper leaves open is stated here and in the
+problem statement (:mod:`mmopt.problems.random_beam_config.problem`).
+
+* **City.** An ``nx x ny`` grid of intersections ``pitch`` m apart (200 m),
+  streets ``street_w`` = 20 m wide, buildings filling the blocks (opaque at
+  52 GHz: a zone is in line of sight of a gNB iff the segment between them
+  crosses no building; NLoS links are not modelled, their gain is 0). The
+  paper uses the LuST trace of Luxembourg (2 x 2 km^2, 51 gNBs, > 2,500
+  vehicles); LuST cannot be downloaded at run time, so the mobility is a
+  pure-numpy Manhattan model (SUMO is not used).
+* **Mobility.** Vehicles start uniformly on the street edges and drive for
+  ``drive_s`` seconds at a speed uniform in [8, 14] m/s, on one of two lanes
+  (2.5 or 7.5 m right of the street axis); at an intersection they go straight
+  with probability 1/2, left or right with 1/4 each (no U-turn, renormalised at
+  the city border). An instance is the snapshot at the end.
+* **Zones.** 10 x 10 m squares; only non-empty zones are kept (``vehicles``).
+* **gNBs.** ``G`` distinct intersections drawn at random (traffic lights), the
+  gNB 3 m off the intersection centre along the diagonal; 52 GHz, 33 dBm
+  shared equally by the active beams, a 64 x 64 UPA with 4 RF chains (B = 4).
+  A beam of half-power width :math:`\alpha` uses an :math:`N \times N` sub-array
+  with :math:`N = \mathrm{round}(102^\circ/\alpha)` (eq. (2)); its power gain at
+  an azimuth offset :math:`\Delta` is :math:`N^2 |AF_N(\sin\Delta)|^2` (the
+  ULA array factor of :func:`mmopt.phy.ula_array_factor`, side lobes
+  included) for :math:`|\Delta| < 90^\circ` and :math:`10^{-3} N^2` behind.
+  Widths {5, 10, 15} degrees (N = 20, 10, 7).
+* **Vehicle.** 8 x 8 UPA, 13 degree beam pointed at the serving gNB: receive
+  gain 64 on every link (interferers included, a conservative choice).
+* **Channel.** 3GPP TR 38.901 UMi street-canyon line of sight
+  (:func:`mmopt.phy.umi_los_db`, exponent 2.1) with log-normal shadowing
+  (4 dB, one draw per gNB-zone pair), distance clipped below at 5 m, range
+  ``r_max`` = 400 m (the paper's d_thr). Noise -174 dBm/Hz + 9 dB noise
+  figure over W = 400 MHz.
+* **Candidate set** (the paper's 360 integer directions x 3 widths give
+  4e10 configurations per gNB): the beams of gNB g are the directions of its
+  visible non-empty zones rounded to 1 degree, times the three widths; each
+  is scored by the rate it delivers alone at full power; the ``K`` best
+  beams with distinct main-lobe zone sets are kept, at most two of them
+  overlapping one another (eq. (4)), and the configurations are the empty
+  one (index 0) and every set of at most B = 4 pairwise non-overlapping
+  kept beams (eq. (4), circular azimuth distance).
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from mmopt import phy
+from mmopt.phy.cqi import cqi_min_sinr
+
+DEFAULTS: dict = {
+    "G": 3,                 # gNBs
+    "nx": 3, "ny": 3,       # intersections per axis
+    "pitch": 200.0,         # m between intersections
+    "street_w": 20.0,       # m
+    "vehicles": 60,         # vehicles in the snapshot
+    "drive_s": 30.0,        # s of driving before the snapshot
+    "zone": 10.0,           # m, zone side
+    "fc": 52e9,             # Hz
+    "bandwidth": 400e6,     # Hz
+    "p_tx_dbm": 33.0,       # gNB power, shared by the active beams
+    "noise_figure_db": 9.0,
+    "n_ue": 8,              # vehicle UPA side (receive gain n_ue^2)
+    "widths": [5.0, 10.0, 15.0],  # deg
+    "K": 4,                 # candidate beams kept per gNB
+    "B": 4,                 # max beams per configuration (RF chains)
+    "r_max": 400.0,         # m
+    "shadow_db": 4.0,
+    "gnb_offset": 3.0,      # m along the diagonal from the intersection centre
+}
+
+_DIRS = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
+
+
+def manhattan_snapshot(p: dict, rng: np.random.Generator) -> np.ndarray:
+    """Vehicle positions (V, 2) after ``drive_s`` seconds of Manhattan mobility."""
+    nx, ny, L = int(p["nx"]), int(p["ny"]), float(p["pitch"])
+    V = int(p["vehicles"])
+    # start edges: node + direction that stays inside the grid
+    edges = [(i, j, d) for i in range(nx) for j in range(ny) for d in range(4)
+             if 0 <= i + _DIRS[d, 0] < nx and 0 <= j + _DIRS[d, 1] < ny]
+    pick = rng.integers(len(edges), size=V)
+    node = np.array([edges[k][:2] for k in pick], dtype=np.int64)
+    dr = np.array([edges[k][2] for k in pick], dtype=np.int64)
+    s = rng.uniform(0, L, size=V)
+    speed = rng.uniform(8.0, 14.0, size=V)
+    lane = rng.choice([2.5, 7.5], size=V)
+    s = s + speed * float(p["drive_s"])
+    while True:
+        m = np.nonzero(s >= L)[0]
+        if m.size == 0:
+            break
+        s[m] -= L
+        node[m] += _DIRS[dr[m]]
+        for v in m:  # choose the next edge: straight 1/2, left 1/4, right 1/4, no U-turn
+            opts, w = [], []
+            for turn, wt in ((0, 0.5), (1, 0.25), (3, 0.25)):
+                d = (dr[v] + turn) % 4
+                nxt = node[v] + _DIRS[d]
+                if 0 <= nxt[0] < nx and 0 <= nxt[1] < ny:
+                    opts.append(d)
+                    w.append(wt)
+            if not opts:
+                opts, w = [(dr[v] + 2) % 4], [1.0]
+            w = np.asarray(w) / np.sum(w)
+            dr[v] = opts[int(rng.choice(len(opts), p=w))]
+    u = _DIRS[dr].astype(float)
+    right = np.stack([u[:, 1], -u[:, 0]], axis=1)
+    return node * L + u * s[:, None] + right * lane[:, None]
+
+
+def buildings(p: dict) -> np.ndarray:
+    """Building rectangles (xmin, ymin, xmax, ymax) filling the blocks."""
+    nx, ny, L, w = int(p["nx"]), int(p["ny"]), float(p["pitch"]), float(p["street_w"])
+    return np.array([[i * L + w / 2, j * L + w / 2, (i + 1) * L - w / 2, (j + 1) * L - w / 2]
+                     for i in range(nx - 1) for j in range(ny - 1)], dtype=float).reshape(-1, 4)
+
+
+def tx_gain(delta_deg: np.ndarray, width_deg: float) -> np.ndarray:
+    """Power gain of a beam of half-power width ``width_deg`` at azimuth offset ``delta_deg`` (eq. (2))."""
+    n = int(round(102.0 / width_deg))
+    d = np.deg2rad((np.asarray(delta_deg, dtype=float) + 180.0) % 360.0 - 180.0)
+    af = np.abs(phy.ula_array_factor(np.sin(d), n)) ** 2
+    return n * n * np.where(np.abs(d) < np.pi / 2, af, 1e-3)
+
+
+def ang_dist(a, b) -> np.ndarray:
+    """Circular distance between azimuths in degrees."""
+    return np.abs((np.asarray(a, dtype=float) - np.asarray(b, dtype=float) + 180.0) % 360.0 - 180.0)
+
+
+def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One instance (see the module docstring)."""
+    p = dict(DEFAULTS)
+    p.update(params)
+    nx, ny, L = int(p["nx"]), int(p["ny"]), float(p["pitch"])
+    G, K, B = int(p["G"]), int(p["K"]), int(p["B"])
+    widths = [float(w) for w in p["widths"]]
+    # -- vehicles and zones -------------------------------------------------
+    pos = manhattan_snapshot(p, rng)
+    zs = float(p["zone"])
+    origin = -float(p["street_w"])
+    cell = np.floor((pos - origin) / zs).astype(np.int64)
+    keys, counts = np.unique(cell, axis=0, return_counts=True)
+    zone_xy = origin + (keys + 0.5) * zs
+    vehicles = counts.astype(np.int64)
+    Z = len(vehicles)
+    # -- gNBs at random intersections -------------------------------------
+    inter = np.array([(i, j) for i in range(nx) for j in range(ny)], dtype=float)
+    sel = np.sort(rng.choice(len(inter), size=G, replace=False))
+    gnb_xy = inter[sel] * L + float(p["gnb_offset"]) / np.sqrt(2.0)
+    # -- large-scale channel ----------------------------------------------
+    lam_noise = phy.thermal_noise_w(float(p["bandwidth"]), float(p["noise_figure_db"]))
+    p_tx = float(phy.dbm2w(p["p_tx_dbm"]))
+    rects = buildings(p)
+    diff = zone_xy[None, :, :] - gnb_xy[:, None, :]
+    dist = np.maximum(np.linalg.norm(diff, axis=2), 5.0)
+    az = np.rad2deg(np.arctan2(diff[..., 1], diff[..., 0])) % 360.0
+    los = ~phy.segments_hit_rects(np.repeat(gnb_xy, Z, axis=0), np.tile(zone_xy, (G, 1)), rects).reshape(G, Z)
+    vis = los & (dist <= float(p["r_max"]))
+    pl_db = phy.umi_los_db(dist, float(p["fc"])) + float(p["shadow_db"]) * rng.standard_normal((G, Z))
+    # full-power SNR per unit tx gain (noise-normalised), zero where not visible
+    base = np.where(vis, p_tx * float(p["n_ue"]) ** 2 * phy.db2lin(-pl_db) / lam_noise, 0.0)
+    sinr_min = cqi_min_sinr(1)
+    bw = float(p["bandwidth"])
+    # -- candidate beams and configurations per gNB -----------------------
+    beam_dir = np.zeros((G, K))
+    beam_width = np.zeros((G, K))
+    cover = np.zeros((G, K, Z), dtype=bool)
+    beam_gain = np.zeros((G, K, Z))   # full-power single-beam gain
+    configs: list[list[tuple[int, ...]]] = []
+    for g in range(G):
+        zv = np.nonzero(vis[g])[0]
+        cands = []
+        if zv.size:
+            dirs = np.unique(np.round(az[g, zv]) % 360.0)
+            for w in widths:
+                for d in dirs:
+                    gz = base[g] * tx_gain(az[g] - d, w)
+                    main = vis[g] & (ang_dist(az[g], d) <= w / 2) & (gz >= sinr_min)
+                    if not main.any():
+                        continue
+                    served = gz >= sinr_min
+                    # rate of the beam alone: W x mean spectral efficiency of its served vehicles
+                    se = np.log2(1.0 + gz[served])
+                    score = bw * float(np.sum(vehicles[served] * se) / np.sum(vehicles[served]))
+                    cands.append((score, d, w, main, gz))
+        cands.sort(key=lambda c: (-c[0], c[2], c[1]))
+        kept = []
+        for c in cands:
+            if len(kept) == K:
+                break
+            if any(np.array_equal(c[3], k[3]) for k in kept):
+                continue
+            n_ov = sum(ang_dist(c[1], k[1]) < (c[2] + k[2]) / 2 for k in kept)
+            if n_ov >= 2:
+                continue
+            kept.append(c)
+        for k, c in enumerate(kept):
+            beam_dir[g, k], beam_width[g, k] = c[1], c[2]
+            cover[g, k], beam_gain[g, k] = c[3], c[4]
+        nk = len(kept)
+        cfgs = [()]
+        for r in range(1, min(B, nk) + 1):
+            for sub in combinations(range(nk), r):
+                if all(ang_dist(beam_dir[g, a], beam_dir[g, b]) >= (beam_width[g, a] + beam_width[g, b]) / 2
+                       for a, b in combinations(sub, 2)):
+                    cfgs.append(sub)
+        configs.append(cfgs)
+    C = max(len(c) for c in configs)
+    S = B
+    gain = np.zeros((G, C, S, Z))
+    active = np.zeros((G, C, S), dtype=bool)
+    valid = np.zeros((G, C), dtype=bool)
+    beam_id = np.full((G, C, S), -1, dtype=np.int64)
+    for g, cfgs in enumerate(configs):
+        for c, sub in enumerate(cfgs):
+            valid[g, c] = True
+            for s, k in enumerate(sub):
+                active[g, c, s] = True
+                beam_id[g, c, s] = k
+                gain[g, c, s] = beam_gain[g, k] / len(sub)
+    return {
+        "gain": gain, "active": active, "valid": valid, "vehicles": vehicles,
+        "bandwidth": np.array(bw), "sinr_min": np.array(sinr_min),
+        "beam_id": beam_id, "beam_dir": beam_dir, "beam_width": beam_width, "cover": cover,
+        "gnb_xy": gnb_xy, "zone_xy": zone_xy,
+    }
