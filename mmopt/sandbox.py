@@ -7,6 +7,7 @@ Forking from the calling process keeps imports warm (milliseconds per cell).
 """
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -33,9 +34,11 @@ class Outcome:
 
 
 def _pack(arrays: dict, info: dict) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    a = buf.getvalue()
+    a = b""
+    if arrays:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        a = buf.getvalue()
     j = json.dumps(info, default=json_default).encode()
     return struct.pack("<QQ", len(a), len(j)) + a + j
 
@@ -44,8 +47,10 @@ def _unpack(data: bytes) -> tuple[dict, dict]:
     na, nj = struct.unpack("<QQ", data[:16])
     a = data[16:16 + na]
     j = data[16 + na:16 + na + nj]
-    with np.load(io.BytesIO(a), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = {}
+    if na:
+        with np.load(io.BytesIO(a), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
     return arrays, json.loads(j)
 
 
@@ -77,10 +82,12 @@ def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None) -
         time_limit = float("inf")
     r, w = os.pipe()
     t0 = time.perf_counter()
+    gc.freeze()  # the child's collector then never walks (and copies on write) the parent's objects
     pid = os.fork()
     if pid == 0:  # child
         code = 0
         try:
+            gc.disable()  # short-lived: no collection pauses, no copy-on-write of the heap
             os.close(r)
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
