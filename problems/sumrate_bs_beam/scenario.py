@@ -186,18 +186,21 @@ def simulate_traffic(params: dict, rng: np.random.Generator, n_frames: int) -> d
     vdes = rng.uniform(params["vmin_kmh"], params["vmax_kmh"], size=V) / 3.6
     travel = vdes.max() * dt * n_frames + 2.0
     s = np.empty(V)
-    placed = []
+    placed: list[int] = []
+    placed_p: list[np.ndarray] = []
     for v in range(V):
         L = len(R[route[v]]) * 0.25
         for _ in range(200):
             sv = rng.uniform(0.0, max(L - travel - 1.0, 1.0))
             pv = _at(R[route[v]], sv)
-            if all(np.linalg.norm(pv - pq) > 0.5 * (length[v] + length[q]) + 4.0
-                   for q, pq in placed):
+            if not placed or np.all(np.linalg.norm(pv - np.array(placed_p), axis=1)
+                                    > 0.5 * (length[v] + length[placed]) + 4.0):
                 break
         s[v] = sv
-        placed.append((v, pv))
+        placed.append(v)
+        placed_p.append(pv)
     speed = vdes.copy()
+    s_end = np.array([len(R[r]) * 0.25 - 0.26 for r in route])
     pos = np.empty((n_frames, V, 2))
     head = np.empty((n_frames, V))
     for f in range(n_frames):
@@ -216,7 +219,7 @@ def simulate_traffic(params: dict, rng: np.random.Generator, n_frames: int) -> d
         target = np.minimum(vdes, want)
         speed = np.clip(target, speed - 4.0 * dt, speed + 2.0 * dt)
         speed = np.maximum(speed, 0.0)
-        s = np.minimum(s + speed * dt, np.array([len(R[r]) * 0.25 - 0.26 for r in route]))
+        s = np.minimum(s + speed * dt, s_end)
     return {"pos": pos, "heading": head, "cls": cls}
 
 
@@ -226,17 +229,28 @@ def _at(poly: np.ndarray, s: float) -> np.ndarray:
 
 
 def _state(R, route, s) -> tuple[np.ndarray, np.ndarray]:
-    p = np.empty((len(s), 2))
-    h = np.empty(len(s))
-    for v, (r, sv) in enumerate(zip(route, s)):
-        poly = R[r]
-        x = sv / 0.25
-        i = min(int(x), len(poly) - 2)
-        w = min(x - i, 1.0)
-        p[v] = (1 - w) * poly[i] + w * poly[i + 1]
-        d = poly[i + 1] - poly[i]
-        h[v] = np.arctan2(d[1], d[0])
-    return p, h
+    """Positions (V, 2) and headings (V,) at arclengths ``s`` along the routes (linear interpolation)."""
+    P, n = _padded(R)
+    x = s / 0.25
+    i = np.minimum(x.astype(np.int64), n[route] - 2)
+    w = np.minimum(x - i, 1.0)[:, None]
+    a, b = P[route, i], P[route, i + 1]
+    d = b - a
+    return (1 - w) * a + w * b, np.arctan2(d[:, 1], d[:, 0])
+
+
+_PAD_CACHE: dict = {}
+
+
+def _padded(R) -> tuple[np.ndarray, np.ndarray]:
+    key = id(R)
+    if key not in _PAD_CACHE:
+        n = np.array([len(r) for r in R])
+        P = np.zeros((len(R), n.max(), 2))
+        for k, r in enumerate(R):
+            P[k, :len(r)] = r
+        _PAD_CACHE[key] = (P, n)
+    return _PAD_CACHE[key]
 
 
 def footprints(pos: np.ndarray, head: np.ndarray, cls: np.ndarray) -> np.ndarray:
@@ -326,30 +340,29 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
     not_own = np.ones((K, V), dtype=bool)
     not_own[np.arange(K), own] = False
 
-    def leg_gain(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
-        """Amplitude factor (K,) of legs a3[k] -> b3[k]: 0 through a building, vehicle losses otherwise."""
+    def leg_gain(a3: np.ndarray, b3: np.ndarray, reps: int) -> np.ndarray:
+        """Amplitude factor of legs a3[s] -> b3[s] ((reps K, 3): ``reps`` groups of the K links):
+        0 through a building, the vehicle losses otherwise."""
         hitb = phy.segments_hit_rects(a3[:, :2], b3[:, :2], blds)
-        hit = phy.segments_hit_boxes(a3[:, :2], b3[:, :2], rects) & not_own
+        hit = phy.segments_hit_boxes(a3[:, :2], b3[:, :2], rects) & np.tile(not_own, (reps, 1))
         d = b3[:, :2] - a3[:, :2]
         cen = 0.5 * (rects[:, :2] + rects[:, 2:])
-        tc = np.einsum("kvc,kc->kv", cen[None] - a3[:, None, :2], d) / np.maximum((d ** 2).sum(1), 1e-12)[:, None]
+        tc = (cen[None] - a3[:, None, :2]) @ d[:, :, None]
+        tc = tc[..., 0] / np.maximum((d ** 2).sum(1), 1e-12)[:, None]
         zc = a3[:, 2:3] + np.clip(tc, 0, 1) * (b3[:, 2:3] - a3[:, 2:3])
         block = hit & (heights[None, :] > zc)
         loss = (block * loss_db[None, :]).sum(1)
         return np.where(hitb, 0.0, phy.db2amp(-loss))
 
-    H = np.zeros((K, B, N), dtype=np.complex128)
     planes = [(0, CENTER[0] - BUILDING_FACE), (0, CENTER[0] + BUILDING_FACE),
               (1, CENTER[1] - BUILDING_FACE), (1, CENTER[1] + BUILDING_FACE)]
+    # every path of every BS: (BS, reflection point or None); legs gathered for one blockage test
+    paths, legs_a, legs_b = [], [], []
     for b in range(B):
         src = np.broadcast_to(bs[b], (K, 3))
-        # line of sight
-        dvec = ue - src
-        dist = np.linalg.norm(dvec, axis=1)
-        g = leg_gain(src, ue) * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam)
-        sin_t = (dvec / dist[:, None]) @ right[b]
-        H[:, b] += g[:, None] * phy.ula_response(sin_t, N)
-        # single-bounce reflections (image method)
+        paths.append((b, None, None, None, None))
+        legs_a.append(src)
+        legs_b.append(ue)
         for axis, plane in planes:
             img = phy.mirror(src, axis, plane)
             side_bs = np.sign(src[:, axis] - plane)
@@ -364,15 +377,34 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
             if not ok.any():
                 continue
             rpn = np.where(ok[:, None], rp, ue)
+            paths.append((b, axis, plane, ok, rpn))
+            legs_a += [src, rpn]
+            legs_b += [rpn, ue]
+    n_legs = len(legs_a)
+    gains = leg_gain(np.concatenate(legs_a), np.concatenate(legs_b), n_legs).reshape(n_legs, K)
+    H = np.zeros((K, B, N), dtype=np.complex128)
+    j = 0
+    for b, axis, plane, ok, rpn in paths:
+        src = bs[b]
+        if axis is None:
+            dvec = ue - src
+            dist = np.linalg.norm(dvec, axis=1)
+            g = gains[j] * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam)
+            sin_t = (dvec / dist[:, None]) @ right[b]
+            j += 1
+        else:
+            img = phy.mirror(np.broadcast_to(src, (K, 3)), axis, plane)
+            v = ue - img
             dist = np.linalg.norm(v, axis=1)
             cosi = np.abs(v[:, axis]) / dist
             gam = phy.fresnel(cosi, eta, "TE")
-            amp = leg_gain(src, rpn) * leg_gain(rpn, ue)
+            amp = gains[j] * gains[j + 1]
+            j += 2
             g = np.where(ok, amp * gam * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam), 0.0)
             dep = rpn - src
             dn = np.linalg.norm(dep, axis=1)
             sin_t = np.where(ok, (dep / np.maximum(dn, 1e-9)[:, None]) @ right[b], 0.0)
-            H[:, b] += g[:, None] * phy.ula_response(sin_t, N)
+        H[:, b] += g[:, None] * phy.ula_response(sin_t, N)
     return H * np.sqrt(snr0)
 
 
