@@ -406,7 +406,12 @@ class Problem(abc.ABC):
         """The value of a feasible solution (maximised)."""
 
     def metrics(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict[str, float]:
-        """Extra per-cell quantities shown as table columns (see ``metric_docs``)."""
+        """Extra per-cell quantities shown as table columns (see ``metric_docs``).
+
+        A problem whose metrics need the solver's stats (a ranked beam list)
+        declares ``metrics(self, instance, solution, stats=None)``; the engine
+        then passes them.
+        """
         return {}
 
     def cell_data(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict:

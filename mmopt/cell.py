@@ -128,7 +128,7 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
     seconds = time.perf_counter() - t0
     info = {"seconds": seconds, "stats": _json_safe(stats or {})}
     try:
-        sc = score(problem, instance, solution)
+        sc = score(problem, instance, solution, stats=stats)
     except InputError as e:
         info.update(malformed=str(e), feasible=False, max_violation=None, objective=None, metrics={})
         return ({}, info)

@@ -51,15 +51,25 @@ class Score:
     violations: list = field(default_factory=list)
 
 
+def problem_metrics(problem: Problem, instance, solution, stats: Mapping | None = None) -> dict:
+    """``problem.metrics``, given the solver's stats when the problem's metrics take them
+    (``metrics(instance, solution, stats=None)``: top-k accuracy from a solver's ranked beams, say)."""
+    import inspect
+
+    if "stats" in inspect.signature(problem.metrics).parameters:
+        return problem.metrics(instance, solution, stats=dict(stats or {}))
+    return problem.metrics(instance, solution)
+
+
 def score(problem: Problem, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray],
-          reference: Mapping | None = None, tol: float = 1e-6) -> Score:
+          reference: Mapping | None = None, tol: float = 1e-6, stats: Mapping | None = None) -> Score:
     """Check, evaluate and compare one solution against its reference record.
 
     Raises :class:`~mmopt.api.InputError` when the solution is malformed.
     """
     rep: FeasibilityReport = problem.check(instance, solution, tol)
     obj = float(problem.objective(instance, solution)) if rep.feasible else None
-    metrics = problem.metrics(instance, solution) if rep.feasible else {}
+    metrics = problem_metrics(problem, instance, solution, stats) if rep.feasible else {}
     s = Score(status="ok" if rep.feasible else "infeasible", objective=obj, feasible=rep.feasible,
               max_violation=rep.max_violation, message="" if rep.feasible else rep.summary(),
               metrics={k: float(v) for k, v in metrics.items()}, violations=rep.to_dict()["violations"])
