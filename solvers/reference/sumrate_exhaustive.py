@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mmopt import solver
+from mmopt.api import MmoptError
 from mmopt.problems.sumrate_bs_beam import gain_table, sum_rate
 
 
@@ -54,6 +55,9 @@ def exhaustive_search(G: np.ndarray, n_rf: np.ndarray, chunk: int = 200_000) -> 
 @solver("exhaustive", problems=["sumrate-bs-beam"], kind="reference", version=1, applies=_applies)
 def sumrate_exhaustive(instance, *, max_choices=2_000_000, chunk=200_000):
     """Every (BS, beam) per user within the loads; exact (declines more than max_choices joint choices)."""
+    reason = _applies(instance, max_choices=max_choices)
+    if reason:  # a runner that ignores applies() gets an error, never a search of hours
+        raise MmoptError(f"exhaustive declines this instance: {reason}")
     G = gain_table(instance)
     bs, beam, value = exhaustive_search(G, np.asarray(instance["n_rf"]), chunk)
     return {"bs": bs, "beam": beam}, {"value": value, "bound": value, "status": "opt", "tolerance": 1e-12,
