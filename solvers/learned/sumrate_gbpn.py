@@ -612,7 +612,13 @@ def _solve(variant: str, instance) -> tuple[dict, dict]:
 
 def _setup_for(variant: str):
     def setup(**_params):
-        load_model(variant)
+        """Load the weights and run one forward pass, so forked cells start warm."""
+        import torch
+
+        m = load_model(variant)
+        shape = [1] + list(m["in_shape"])
+        with torch.no_grad():
+            m["net"](torch.zeros(shape), torch.zeros(1, dtype=torch.int64))
     return setup
 
 
@@ -623,7 +629,7 @@ def _register(variant: str, doc: str):
     fn.__doc__ = doc
     fn.__name__ = variant.replace("-", "_")
     fn.__qualname__ = fn.__name__
-    return solver(variant, problems=[PROBLEM], kind="learned", requires=("torch",),
+    return solver(variant, problems=[PROBLEM], kind="learned", requires=("torch",), imports=("torch",),
                   weights=_weights_name(variant), train=_train_for(variant),
                   setup=_setup_for(variant))(fn)
 
