@@ -1,0 +1,146 @@
+"""The learned predictors of ``sumrate-bs-beam`` against the genie and the certified optimum (markdown).
+
+Usage::
+
+    python benchmarks/bench_sumrate_gbpn.py [--suite paper] [--limit N] [--solvers a,b,...]
+
+For every instance of the suite (or the first ``--limit``; the ``paper``
+suite's instance ``i`` has ``U = i mod 4 + 1``), each solver runs in this
+process on one torch thread, after its set-up (weight loading); the table
+gives per solver and U: top-1 / top-3 beam accuracy (the problem's
+``topk_accuracy`` on stats ``beam_scores``: the true best beam of the chosen
+BS among the k best-scored), ASRR against ``genie-max-gain`` as a ratio of sums
+(and the mean of per-instance ratios), the mean gap to the shipped ``opt``
+reference (``bnb``), the users whose BS differs from the genie's, and the
+median and 95th-percentile solve time per instance. Every solution is checked
+for feasibility. The row ``oracle-seen`` is no solver: each user gets the BS
+of highest *true* gain among the BSs that see it (every BS if none does) and
+that BS's best beam, within the load limit: what eqs. (26)-(27) would reach
+with perfect predictions (its JSON rows add ``genie_bs_seen``, the fraction
+of users whose genie BS sees them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from mmopt.problems.sumrate_bs_beam import gain_table, genie_assignment, greedy_capacity_assign, sum_rate
+from mmopt.problems.sumrate_bs_beam.problem import topk_accuracy
+from mmopt.registry import get_problem, get_solver
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = "bem-gbpn,bb-gbpn,p-gbpn,bem-gbpn-nomoe,reactive-handoff,max-gain-interference-aware,genie-max-gain"
+
+
+def references(suite: str) -> dict:
+    path = ROOT / "reference_results" / "sumrate-bs-beam" / f"{suite}.jsonl"
+    out = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            out[r["index"]] = r
+    return out
+
+
+def main() -> None:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default="paper")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--solvers", default=DEFAULT)
+    ap.add_argument("--json", default=None, help="also write the per-(solver, U) rows here")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    prob = get_problem("sumrate-bs-beam")
+    n = prob.suite(args.suite).count if args.limit is None else min(args.limit, prob.suite(args.suite).count)
+    refs = references(args.suite)
+    solvers = [get_solver(s, "sumrate-bs-beam") for s in args.solvers.split(",")]
+    for s in solvers:
+        s.setup()
+    rows = defaultdict(lambda: defaultdict(list))
+    for i in range(n):
+        inst = prob.generate(args.suite, i)
+        G = gain_table(inst)
+        U = G.shape[0]
+        gb, gn = genie_assignment(inst)
+        genie = sum_rate(G, gb, gn)
+        ref = refs.get(i)
+        if ref is not None and ref["hash"] != inst.hash:
+            raise SystemExit(f"{args.suite}/{i}: reference hash differs from the generated instance")
+        ro = inst.readonly()
+        # the best any eq.-(26) predictor can do: true gains, restricted to the BSs that see the user
+        vis = np.asarray(inst["visible"], bool)
+        cand = vis | ~vis.any(axis=1, keepdims=True)
+        ob, on = greedy_capacity_assign(np.where(cand[:, :, None], G, -1.0), inst["n_rf"])
+        v = sum_rate(G, ob, on)
+        r = rows[("oracle-seen", U)]
+        for k, x in (("value", v), ("genie", genie), ("ratio", v / genie if genie > 0 else 1.0), ("seconds", 0.0),
+                     ("cpu", 0.0), ("bs_diff_genie", float(np.count_nonzero(ob != gb)) / U),
+                     ("genie_seen", float(np.mean(vis[np.arange(U), gb])))):
+            r[k].append(x)
+        if ref is not None and ref["status"] == "opt":
+            r["gap"].append((ref["value"] - v) / ref["value"] if ref["value"] > 0 else 0.0)
+        for s in solvers:
+            t0, c0 = time.perf_counter(), time.process_time()
+            sol, stats = s.solve(ro)
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
+            rep = prob.check(inst, sol)
+            if not rep.feasible:
+                raise SystemExit(f"{s.name} infeasible on {args.suite}/{i}: {rep.summary()}")
+            v = sum_rate(G, sol["bs"], sol["beam"])
+            r = rows[(s.name, U)]
+            r["value"].append(v)
+            r["genie"].append(genie)
+            r["ratio"].append(v / genie if genie > 0 else 1.0)
+            r["seconds"].append(dt)
+            r["cpu"].append(dc)
+            r["bs_diff_genie"].append(float(np.count_nonzero(sol["bs"] != gb)) / U)
+            if ref is not None and ref["status"] == "opt":
+                r["gap"].append((ref["value"] - v) / ref["value"] if ref["value"] > 0 else 0.0)
+                r["genie_gap"].append((ref["value"] - genie) / ref["value"] if ref["value"] > 0 else 0.0)
+            if stats.get("beam_scores") is not None:
+                tk = topk_accuracy(G, sol["bs"], stats["beam_scores"])
+                r["top1"].extend([tk["top1"]] * U)
+                r["top3"].extend([tk["top3"]] * U)
+
+    def pct(x):
+        return f"{100 * float(np.mean(x)):.1f}" if x else "-"
+
+    print(f"# sumrate-bs-beam, suite {args.suite}, {n} instances, torch {torch.__version__}, 1 thread\n")
+    print("| solver | U | n | top-1 % | top-3 % | ASRR % (sums) | ASRR % (mean) | gap to opt % | "
+          "BS != genie % | median ms | p95 ms | median CPU ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    out = []
+    for name in [s.name for s in solvers] + ["oracle-seen"]:
+        for U in sorted({u for (nm, u) in rows if nm == name}):
+            r = rows[(name, U)]
+            ms = 1e3 * np.array(r["seconds"])
+            asrr = sum(r["value"]) / sum(r["genie"])
+            row = {"solver": name, "U": U, "n": len(r["value"]),
+                   "top1": float(np.mean(r["top1"])) if r["top1"] else None,
+                   "top3": float(np.mean(r["top3"])) if r["top3"] else None,
+                   "asrr": asrr, "asrr_mean": float(np.mean(r["ratio"])),
+                   "gap": float(np.mean(r["gap"])) if r["gap"] else None,
+                   "bs_diff_genie": float(np.mean(r["bs_diff_genie"])),
+                   "median_ms": float(statistics.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
+                   "median_cpu_ms": 1e3 * float(statistics.median(r["cpu"]))}
+            out.append(row)
+            if r["genie_seen"]:
+                row["genie_bs_seen"] = float(np.mean(r["genie_seen"]))
+            print(f"| {name} | {U} | {row['n']} | {pct(r['top1'])} | {pct(r['top3'])} | {100 * asrr:.1f} | "
+                  f"{100 * row['asrr_mean']:.1f} | {pct(r['gap'])} | {pct(r['bs_diff_genie'])} | "
+                  f"{row['median_ms']:.2f} | {row['p95_ms']:.2f} | {row['median_cpu_ms']:.2f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
