@@ -390,14 +390,14 @@ def plot(problem, suite, db, out_dir):
 
 @app.command()
 @click.option("--problem", required=True)
-@click.option("--suite", "suites", multiple=True, help="Suites (default: every suite of the problem).")
+@click.option("--suite", "suites", multiple=True, help="Suites (default: every evaluation suite of the problem).")
 def manifest(problem, suites):
     """Regenerate the instance-hash manifests of a problem's suites (after a generator change)."""
     from .references import write_manifest
     from .registry import get_problem
 
     p = get_problem(problem)
-    for name in _split(suites) or list(p.suites):
+    for name in _split(suites) or p.eval_suites():
         p.suite(name)
         click.echo(f"wrote {write_manifest(p, name)}")
 
