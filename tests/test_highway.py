@@ -416,7 +416,7 @@ def test_oracle_bounds_every_strategy_on_smoke(index):
     assert st["status"] == "opt" and ref == pytest.approx(st["value"], abs=1e-12)
     values = {}
     for name in ("random", "best-snr", "macol"):
-        s, stats = get_solver(name).solve(ro, **({"explore_s": 60.0} if name == "macol" else {}))
+        s, stats = get_solver(name, "highway-sector-beams").solve(ro, **({"explore_s": 60.0} if name == "macol" else {}))
         rep = p.check(inst, s)
         assert rep.feasible, (name, rep.summary())
         values[name] = p.objective(inst, s)

@@ -111,7 +111,7 @@ def test_exhaustive_is_exact_and_certified(maxmin):
 
 
 def test_max_gain_never_beats_exhaustive(maxmin):
-    ex, mg = get_solver("exhaustive"), get_solver("max-gain")
+    ex, mg = get_solver("exhaustive", maxmin.name), get_solver("max-gain", maxmin.name)
     for i in range(3):
         inst = maxmin.generate("smoke", i)
         v_ex = maxmin.objective(inst, ex.solve(inst.readonly(), inner="socp")[0])

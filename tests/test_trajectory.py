@@ -258,7 +258,7 @@ def test_baselines_feasible_below_optimum_and_online(name):
     rng = np.random.default_rng(7)
     for suite, i in (("smoke", 0), ("smoke", 1), ("small", 2)):
         inst = P.generate(suite, i)
-        s, st = get_solver(name).solve(inst.readonly())
+        s, st = get_solver(name, "trajectory-assoc").solve(inst.readonly())
         assert P.check(inst, s).feasible
         _, ref = get_solver("dp").solve(inst.readonly())
         assert P.objective(inst, s) <= ref["value"] + 1e-9
@@ -272,7 +272,7 @@ def test_baselines_feasible_below_optimum_and_online(name):
                 if key == "rate_track":
                     a = np.minimum(a, pert["rate"])
                 pert[key] = a
-            s2, _ = get_solver(name).solve(pert.readonly())
+            s2, _ = get_solver(name, "trajectory-assoc").solve(pert.readonly())
             assert np.array_equal(s2["serving"][:k + 1], s["serving"][:k + 1]), f"{name} looked ahead of slot {k}"
 
 
