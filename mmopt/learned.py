@@ -189,7 +189,8 @@ def train_solver(solver, *, epochs: int | None = None, seed: int = 0, count: int
     kw = {"seed": seed, "count": count, "progress": progress}
     if epochs is not None:
         kw["epochs"] = epochs
-    state, info = solver.train_fn(**kw, **prm)
+    # the training seed and budget win over solver parameters of the same name (an inference `seed`)
+    state, info = solver.train_fn(**{**{k: v for k, v in prm.items() if k not in kw}, **kw})
     wall = time.perf_counter() - t0
     sidecar = {"problem": list(solver.problems), "solver": solver.name, "solver_version": solver.version,
                "seed": seed, "params": prm, "wall_seconds": round(wall, 2), **dict(info)}

@@ -84,6 +84,15 @@ channel realisation; ``n_train`` further realisations of the same trajectory
 learn offline (``train_*`` keys).
 
 Units: SI inside (m, s, W, linear SNR); dB only in the generator parameters.
+
+Environment
+-----------
+:mod:`mmopt.problems.trajectory_assoc.env` (Gymnasium id
+``mmopt/TrajectoryAssoc-v0``, registered by ``import mmopt.envs``) plays
+Algorithm 1 slot by slot on one trajectory, one stored realisation per
+episode, with the reward of eq. (6); its undiscounted return is eq. (5a) of
+the serving sequence played. The learned solvers ``dqn`` and
+``dqn-handover-only`` (``solvers/learned/trajectory_dqn.py``) learn on it.
 """
 from __future__ import annotations
 
