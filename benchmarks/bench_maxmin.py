@@ -1,6 +1,6 @@
 """Timing of the maxmin-assoc-bf references, side by side on the same instances (not a test).
 
-For each size (K users, L APs, M antennas; crossroad scenario of Li, Liu,
+For each size (K users, L APs, M antennas; square-road-loop scenario of Li, Liu,
 Yu), on the same instances:
 
 * per association: SOCP bisection (``maxmin_socp``) vs the duality fixed

@@ -125,14 +125,51 @@ def test_scenario_side_information(maxmin):
     K, L, M = inst["H"].shape
     assert (K, L, M) == (6, 4, 16)
     assert np.allclose(inst["P"], 10 ** (2.5 - 3))          # 25 dBm
+    assert inst.meta["params"]["generator_version"] == 2
     assert np.all(np.abs(inst["user_pos"][:, 2] - 0.4) < 1e-12)
-    on_road = (np.abs(inst["user_pos"][:, 0]) <= 10) | (np.abs(inst["user_pos"][:, 1]) <= 10)
-    assert on_road.all()
-    # location error statistics of the image detector: mean ~0.3 m, 99 % under 1 m
-    from mmopt.problems.maxmin_assoc_bf import DEFAULTS
-    rng = np.random.default_rng(0)
-    err = np.hypot(*(DEFAULTS["loc_error_std"] * rng.standard_normal((2, 200000))))
-    assert err.mean() == pytest.approx(0.30, abs=0.005) and np.quantile(err, 0.99) < 1.0
+    # on the square loop: within 7 m of one of the four sides of the 110 m square, inside it
+    u = inst["user_pos"]
+    off = np.min(np.abs(np.abs(u[:, :2]) - 55.0), axis=1)
+    assert np.all(off <= 7.0 + 1e-9) and np.all(np.abs(u[:, :2]).max(axis=1) <= 62.0 + 1e-9)
+    # per-AP estimates: -1 exactly where not visible, the first visible AP's estimate in user_pos_est
+    vis, est = inst["visible"], inst["user_pos_est_ap"]
+    assert vis.shape == (K, L) and est.shape == (K, L, 3)
+    assert np.all(est[~vis] == -1.0) and np.all(np.abs(est[vis][:, 2] - 0.4) < 1e-12)
+    for k in np.flatnonzero(vis.any(axis=1)):
+        assert np.array_equal(inst["user_pos_est"][k], est[k, np.flatnonzero(vis[k])[0]])
+    # pilots: 5 dBm pilot power in the noise-normalised units
+    assert float(inst["pilot_snr"]) == pytest.approx(10 ** (0.5 - 3))
     # pilots: de-spread observation with unit noise around sqrt(rho N_u) H
     r = inst["pilots"] - np.sqrt(inst["pilot_snr"] * inst["n_pilots"]) * inst["H"]
     assert np.mean(np.abs(r) ** 2) == pytest.approx(1.0, rel=0.15)
+
+
+def test_location_error_matches_fig5():
+    """Fig. 5: 70 % of the errors under 0.5 m, more than 99 % under 1 m, mean 0.257-0.316 m."""
+    from mmopt.problems.maxmin_assoc_bf import DEFAULTS, location_errors
+
+    err = np.linalg.norm(location_errors((200000,), DEFAULTS, np.random.default_rng(0)), axis=1)
+    assert 0.257 <= err.mean() <= 0.316
+    assert np.mean(err < 0.5) == pytest.approx(0.70, abs=0.01)
+    assert np.mean(err < 1.0) > 0.99
+
+
+def test_loop_users_and_camera_geometry():
+    from mmopt.problems.maxmin_assoc_bf import DEFAULTS, camera_visible, sample_users
+
+    rng = np.random.default_rng(1)
+    u = sample_users(20000, DEFAULTS, rng)
+    # uniform along the loop: each of the four sides holds a quarter of the users
+    ax = np.abs(u[:, 1]) > np.abs(u[:, 0])
+    side = np.where(ax, np.sign(u[:, 1]) + 1, np.sign(u[:, 0]) + 11)
+    _, counts = np.unique(side, return_counts=True)
+    assert counts.size == 4 and np.allclose(counts / counts.sum(), 0.25, atol=0.03)
+    assert np.abs(u[:, :2]).max() <= 62.0 and np.abs(u[:, :2]).max(axis=1).min() >= 48.0
+    # hand-checked views: B1 at [60, -55, 15] looking towards the centre (yaw -224 deg) sees a car
+    # 40 m along the side y = -55 and not one behind it (x = 70) nor one just below it (within 7 m)
+    pts = np.array([[20.0, -55.0, 0.4], [60.0, -10.0, 0.4], [75.0, -70.0, 0.4], [58.0, -53.0, 0.4],
+                    [-55.0, 30.0, 0.4]])
+    vis = camera_visible(pts, {**DEFAULTS, "L": 1})[:, 0]
+    assert vis.tolist() == [True, True, False, False, False]
+    # without the inner block, the far corner (-55, 30) is in B1's field of view
+    assert camera_visible(pts[4:], {**DEFAULTS, "L": 1, "block_half": 0.0})[0, 0]

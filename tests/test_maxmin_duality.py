@@ -1,7 +1,7 @@
 """maxmin-assoc-bf: the uplink-downlink duality fixed point against the SOCP bisection.
 
 Certification: on 200 instances (random Rayleigh channels with unequal budgets
-and noise powers, the named edge cases, and crossroad-scenario instances) the
+and noise powers, the named edge cases, and square-road-loop instances) the
 duality optimum equals the SOCP bisection's within 1e-5 relative, the
 returned beamformers meet every budget and achieve the reported value, and
 the duality upper bound is never below the SOCP optimum.
@@ -62,8 +62,8 @@ def random_case(rng, kind):
     return H, P, noise, assoc
 
 
-def crossroad_case(rng):
-    """A crossroad-scenario instance (2x2 UPA, K=3, L=2 or 3) with a random association."""
+def loop_case(rng):
+    """A square-road-loop instance (2x2 UPA, K=3, L=2 or 3) with a random association."""
     from mmopt.registry import get_problem
 
     p = get_problem("maxmin-assoc-bf")
@@ -79,7 +79,7 @@ def certification_cases():
         kind = KINDS[n % len(KINDS)]
         cases.append((kind,) + random_case(rng, kind))
     for _ in range(35):
-        cases.append(("crossroad",) + crossroad_case(rng))
+        cases.append(("loop",) + loop_case(rng))
     return cases
 
 

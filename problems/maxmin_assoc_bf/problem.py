@@ -1,8 +1,8 @@
 r"""Max-min fair user association and beamforming (``maxmin-assoc-bf``).
 
 Paper: Y. Li, Y.-F. Liu, W. Yu et al., "Multimodal GNN for joint user
-association and beamforming" (crossroad scenario with vision-aided
-location side information), eqs. (1)-(6) for the problem and
+association and beamforming" (square road loop of Sec. V-A with
+vision-aided location side information), eqs. (1)-(6) for the problem and
 (7)-(8), (10), (23)-(27) for the pilots and the channel.
 
 Problem (eqs. (1)-(6))
@@ -21,47 +21,75 @@ $$
 Every user is served by exactly one AP; an AP may serve any number of users
 (or none).
 
-Scenario (eqs. (10), (23)-(27), parameters below)
--------------------------------------------------
-A 150 m x 150 m crossroad centred on the origin: road A along x
-(``|y| <= road_width/2``), road B along y (``|x| <= road_width/2``). Building
-faces line the square at ``x = +-75`` and ``y = +-75`` m, with gaps where the
-roads leave the square. APs at [60,-55,15], [-55,-60,15], [-60,55,15],
-[55,60,15] m (the first L of them), each a vertical UPA facing the centre.
-Users are uniform on the two roads (each road with probability 1/2, uniform
-along the road and across its width) at 0.4 m height.
+Scenario (eqs. (10), (23)-(27), Sec. V-A, parameters below)
+---------------------------------------------------------
+Generator version 2. A 150 m x 150 m area centred on the origin; the cars
+drive on a square road loop (paper: "a smaller square road with a length of
+approximately 110 meters"): centre line a square of side ``loop_side`` = 110 m
+(sides at ``x, y = +-55`` m), road ``road_width`` = 14 m wide (4 lanes of
+3.5 m; the paper's Fig. 8 user at [-48.63, -2.68, 0.4] sits in the inner lane
+of the side x = -55). Users are uniform along the loop and across the road, at
+the paper's UE antenna height 0.4 m. APs at [60,-55,15], [-55,-60,15],
+[-60,55,15], [55,60,15] m (the first L of them), at the corners of the loop,
+each a vertical 4 x 4 UPA (half-wavelength spacing) facing the centre. Outer
+building faces line the area at ``x, y = +-75`` m (``wall_half``); a building
+block fills the inside of the loop, ``|x|, |y| <= 45`` m (``block_half``; the
+paper's scene has CARLA's buildings, their sizes are not stated). Carrier
+3.5 GHz, AP power 25 dBm, pilot power 5 dBm, noise -55 dBm (the paper's
+values).
 
 The channel from AP l to user k is a sum of specular paths plus a weak
 diffuse part (eq. (10)):
 
 $$
-g_{k,l} = \sum_{p \in \{\text{LOS, walls, ground}\}} \Gamma_p
+g_{k,l} = \sum_{p \in \{\text{LOS, walls, block, ground}\}} \Gamma_p
           \frac{\lambda}{4\pi d_p} e^{-j 2\pi d_p/\lambda} a(\hat d_p)
         + \sqrt{\kappa_d \frac{(\lambda/4\pi d_0)^2}{N_d}}
           \sum_{n=1}^{N_d} c_n\, a(\hat d_n),\quad c_n \sim \mathcal{CN}(0,1)
 $$
 
-where $d_p$ is the unfolded length of path p (image method:
-first-order reflection off each of the four building faces when its
-reflection point lies on a face and not in a road gap, and the ground
-reflection), $\Gamma_p$ the Fresnel coefficient (ITU-R P.2040 concrete,
-TE, for walls; medium-dry ground, TM, for the ground), the path loss law is
-Friis free space over the unfolded length, $a(\hat d)$ the UPA response
-for the departure direction, and the diffuse part has total power
-$\kappa_d$ = ``diffuse_db`` relative to the line of sight with departure
-directions Gaussian around the line of sight (``diffuse_spread_deg``). The
+where $d_p$ is the unfolded length of path p (image method: the line of
+sight, the ground reflection, and a first-order reflection off each outer
+building face and each face of the inner block whose reflection point lies on
+the face); a path whose horizontal trace crosses the inner block is blocked
+($\Gamma_p = 0$; the ground reflection shares the line of sight's fate).
+$\Gamma_p$ is the Fresnel coefficient (ITU-R P.2040 concrete, TE, for
+buildings; medium-dry ground, TM, for the ground), the path loss law is Friis
+free space over the unfolded length, $a(\hat d)$ the UPA response for the
+departure direction, and the diffuse part has total power $\kappa_d$ =
+``diffuse_db`` relative to the free-space direct path with departure
+directions Gaussian around the direct direction (``diffuse_spread_deg``). The
 stored channel is noise-normalised: ``H[k, l] = conj(g_{k,l}) / sigma_k`` so
 that ``H[k, l].conj() @ v`` is the received amplitude over the noise standard
 deviation and ``noise = 1``.
 
-Side information (for learned methods): the true user positions
-``user_pos``; location estimates ``user_pos_est`` with a 2-D Gaussian error
-of per-axis standard deviation 0.2394 m (Rayleigh radial error: mean 0.30 m,
-99 % below 0.73 m, as the paper's image detector); and the uplink pilot
-observations of eqs. (7)-(8): each user sends ``n_pilots`` mutually
-orthogonal pilot symbols at per-antenna pilot SNR ``pilot_snr_db`` (relative
-to the noise-normalised channel); after de-spreading, AP l holds for user k
-``pilots[k, l] = sqrt(rho N_u) H[k, l] + n``, ``n ~ CN(0, I)``.
+Path-loss budget at the middle of a side (62 m from the nearest AP):
+free-space loss 79.2 dB, so 25 dBm - 79.2 dB + 55 dB = 0.8 dB SNR per
+antenna and 12.8 dB after the 16-antenna array gain (about 4.3 bit/s/Hz for a
+user alone). The paper's exhaustive search reaches 3.28 bit/s/Hz mean min-rate
+at K = 6 (Fig. 6(a)); this model gives a higher mean (see the reproduction
+report): its channels are free space plus first-order reflections, with no
+vehicles, trees or antenna-pattern losses of the paper's Sionna scene.
+
+Side information (for learned methods). The true user positions
+``user_pos``. Cameras (Sec. V-A): one per AP at the AP position, yaw
+-224, -315, -43, -135 degrees (towards the centre), pitch -30 degrees,
+100-degree horizontal field of view on a 1280 x 720 image; ``visible[k, l]``
+says whether user k is in AP l's image and not hidden by the inner block.
+Location estimates (Fig. 5): each detection has a horizontal error drawn
+from a mixture, 70 % a 2-D Gaussian of per-axis std 0.10 m and 30 % a radius
+uniform on [0.5, 0.9] m (uniform direction): mean radial error 0.30 m, 70 %
+under 0.5 m, all under 1 m (paper: 70 % under 0.5 m, more than 99 % under
+1 m, mean 0.257-0.316 m per car); the height is the true antenna height.
+``user_pos_est_ap[k, l]`` is AP l's estimate of user k (independent errors
+per AP), -1 in all three coordinates where AP l does not detect user k (the
+paper's convention); ``user_pos_est[k]`` is the estimate of the first AP
+that detects user k (an independent draw of the same error where no AP
+does). Uplink pilots (eqs. (7)-(8)): each user sends ``n_pilots`` mutually
+orthogonal pilot symbols at 5 dBm, so the per-symbol pilot SNR relative to
+the noise-normalised channel is rho = 5 dBm in watts (-25 dB); after
+de-spreading, AP l holds for user k ``pilots[k, l] = sqrt(rho N_u) H[k, l] + n``,
+``n ~ CN(0, I)``.
 """
 from __future__ import annotations
 
@@ -70,7 +98,8 @@ import numpy as np
 from mmopt import phy
 from mmopt.api import FeasibilityReport, InputError, Key, Problem, Suite, problem
 
-from .scenario import AP_POSITIONS, DEFAULTS, PARAMS, crossroad_channels, normalised_channels, sample_users
+from .scenario import (AP_POSITIONS, DEFAULTS, GENERATOR_VERSION, PARAMS, camera_visible, location_errors,  # noqa: F401
+                       loop_channels, normalised_channels, sample_users)
 
 def sinr(H: np.ndarray, noise: np.ndarray, assoc: np.ndarray, V: np.ndarray) -> np.ndarray:
     """SINR of every user (eq. (2)) for association ``assoc`` (K,) and beams ``V`` (K, M)."""
@@ -125,7 +154,7 @@ class MaxMinAssocBF(Problem):
     name = "maxmin-assoc-bf"
     title = "Max-min fair user association and beamforming"
     paper = ("Li, Liu, Yu et al., multimodal GNN for user association and beamforming, "
-             "eqs. (1)-(6); crossroad channel eqs. (10), (23)-(27); pilots eqs. (7)-(8)")
+             "eqs. (1)-(6); square-road-loop channel eqs. (10), (23)-(27); pilots eqs. (7)-(8)")
     statement = __doc__.split("Scenario")[0].split("Problem (eqs. (1)-(6))")[1].strip("-\n ")
     instance_keys = (
         Key("H", "complex128", ("K", "L", "M"), "1/sqrt(W)",
@@ -134,8 +163,13 @@ class MaxMinAssocBF(Problem):
         Key("noise", "float64", ("K",), "-", "noise power sigma_k^2 in the normalised units (1)"),
         Key("ap_pos", "float64", ("L", 3), "m", "AP positions", required=False),
         Key("user_pos", "float64", ("K", 3), "m", "true user positions", required=False),
-        Key("user_pos_est", "float64", ("K", 3), "m", "location estimates (image detector error)",
+        Key("user_pos_est", "float64", ("K", 3), "m",
+            "location estimate of the first AP that detects the user (Fig. 5 error model)", required=False),
+        Key("visible", "bool", ("K", "L"), "-",
+            "user k in AP l's camera image (100-degree FOV, poses of Sec. V-A, inner block occludes)",
             required=False),
+        Key("user_pos_est_ap", "float64", ("K", "L", 3), "m",
+            "AP l's location estimate of user k (Fig. 5 error model); -1 where not detected", required=False),
         Key("pilots", "complex128", ("K", "L", "M"), "-",
             "de-spread uplink pilot observations sqrt(rho N_u) H + CN(0, I)", required=False),
         Key("n_pilots", "int64", (), "-", "N_u, pilot symbols per user", required=False),
@@ -158,13 +192,20 @@ class MaxMinAssocBF(Problem):
             raise InputError(f"L must be 1..{len(AP_POSITIONS)}, got {L}")
         users = sample_users(K, params, rng)
         H = normalised_channels(users, params, rng)
-        est = users.copy()
-        est[:, :2] += params["loc_error_std"] * rng.standard_normal((K, 2))
-        rho, nu = float(phy.db2lin(params["pilot_snr_db"])), int(params["n_pilots"])
+        rho, nu = float(phy.dbm2w(params["pilot_dbm"])), int(params["n_pilots"])
         noise = (rng.standard_normal(H.shape) + 1j * rng.standard_normal(H.shape)) / np.sqrt(2)
         pilots = np.sqrt(rho * nu) * H + noise
+        visible = camera_visible(users, params)
+        est_ap = np.repeat(users[:, None, :], L, axis=1)
+        est_ap[:, :, :2] += location_errors((K, L), params, rng)
+        fallback = users.copy()
+        fallback[:, :2] += location_errors((K,), params, rng)
+        first = visible.argmax(axis=1)
+        est = np.where(visible.any(axis=1)[:, None], est_ap[np.arange(K), first], fallback)
+        est_ap[~visible] = -1.0
         return {"H": H, "P": np.full(L, float(phy.dbm2w(params["p_dbm"]))), "noise": np.ones(K),
                 "ap_pos": AP_POSITIONS[:L].copy(), "user_pos": users, "user_pos_est": est,
+                "visible": visible, "user_pos_est_ap": est_ap,
                 "pilots": pilots, "n_pilots": np.array(nu, dtype=np.int64), "pilot_snr": np.array(rho),
                 "array_shape": np.array([params["Mr"], params["Mc"]], dtype=np.int64)}
 

@@ -48,8 +48,8 @@ from mmopt.api import InputError, solver
 N_STATS = 10_000
 STATS_SEED = (20240917, 4242)
 #: generator parameters that change the channel distribution of one user
-CHANNEL_PARAMS = ("L", "Mr", "Mc", "freq_hz", "noise_dbm", "half_size", "road_width", "user_height",
-                  "diffuse_db", "n_diffuse", "diffuse_spread_deg")
+CHANNEL_PARAMS = ("generator_version", "L", "Mr", "Mc", "freq_hz", "noise_dbm", "loop_side", "road_width",
+                  "wall_half", "block_half", "user_height", "diffuse_db", "n_diffuse", "diffuse_spread_deg")
 _STATS_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
