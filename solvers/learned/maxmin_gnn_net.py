@@ -54,20 +54,20 @@ KINDS = ("i", "p", "c", "direct")
 
 # ----------------------------------------------------------------------------- inputs (numpy)
 def loc_features(instance) -> np.ndarray:
-    """(K, 3L) location input of GNN-I: per-AP estimates / 56 m, -1 where the AP does not see the user.
+    """(K, 3L) location input of GNN-I: AP l's estimate of user k / 56 m, -1 where AP l does not see k.
 
-    Uses per-AP estimates ``user_pos_est`` of shape (K, L, 3) with NaN or a ``visible`` (K, L) mask for
-    undetected users when the instance has them; a single (K, 3) estimate is given to every AP.
+    Reads ``user_pos_est_ap`` (K, L, 3) and ``visible`` (K, L) (the cameras of Sec. V-A); an instance
+    with only ``user_pos_est`` (K, 3) gives that estimate to every AP.
     """
     H = instance["H"]
     K, L, _ = H.shape
-    est = np.asarray(instance["user_pos_est"], dtype=float)
-    if est.ndim == 2:
-        est = np.broadcast_to(est[:, None, :], (K, L, 3))
+    if "user_pos_est_ap" in instance:
+        est = np.asarray(instance["user_pos_est_ap"], dtype=float)
+    else:
+        est = np.broadcast_to(np.asarray(instance["user_pos_est"], dtype=float)[:, None, :], (K, L, 3))
     vis = np.all(np.isfinite(est), axis=2)
-    for key in ("visible", "user_visible"):
-        if key in instance:
-            vis = vis & np.asarray(instance[key], dtype=bool).reshape(K, L)
+    if "visible" in instance:
+        vis = vis & np.asarray(instance["visible"], dtype=bool).reshape(K, L)
     f = np.where(vis[:, :, None], np.nan_to_num(est) / LOC_SCALE, -1.0)
     return f.reshape(K, 3 * L)
 
