@@ -317,6 +317,12 @@ class Problem(abc.ABC):
         """Write the paper's figures for ``suite`` from the store rows ``frame`` (a DataFrame)."""
         return []
 
+    def reproduction(self, frame, suite: str) -> list[dict]:
+        """Rows of ``mmopt reproduce`` for ``suite`` from the store rows ``frame`` (a DataFrame, every suite
+        of this problem): dicts with ``quantity``, ``where`` (figure/table of the paper), ``paper``,
+        ``mmopt``, ``optimum`` (the certified optimum) and ``gap`` (strings or numbers; none by default)."""
+        return []
+
     def suite(self, name: str) -> Suite:
         if not isinstance(name, str) or name not in self.suites:
             raise MmoptError(f"problem '{self.name}' has no suite '{name}' "

@@ -378,6 +378,20 @@ def train(problem, solver_name, epochs, seed, count, params, out_path, quiet):
     click.echo(_dump({"weights": str(path), **{k: side.get(k) for k in keys}}))
 
 
+@app.command()
+@click.option("--suite", default="paper", show_default=True)
+@click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")
+@click.option("--problems", "problem_names", multiple=True)
+@click.option("--out", "out_path", default="paper/REPRODUCTION.md", show_default=True, type=click.Path())
+def reproduce(suite, db, problem_names, out_path):
+    """Each paper's headline numbers next to mmopt's and the certified optimum (one table per paper)."""
+    from .reproduce import reproduce as _reproduce
+    from .store import default_db
+
+    _reproduce(db or default_db(), suite, out_path, _split(problem_names) or None)
+    click.echo(f"wrote {out_path}")
+
+
 def main(argv=None) -> None:
     """Entry point: one-line errors, exit 2 for bad input."""
     try:

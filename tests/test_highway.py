@@ -125,10 +125,11 @@ def test_highway_cdf_matches_monte_carlo(b):
     for p in (0.0, 0.5):
         active = rng.random((x.size, len(nbs))) < p
         d = mc_free_distance(beams[b], road, x, y, nbs, active)
-        F = service_distance_cdf(beams[b], road, l, nbs, p)
+        F = service_distance_cdf(beams[b], road, l, nbs, p, model="per-connection")
         emp = (d[:, None] <= l).mean(axis=0)
         assert np.max(np.abs(F - emp)) < 0.01, (p, np.max(np.abs(F - emp)))
-        assert mean_service_distance(beams[b], road, nbs, p) == pytest.approx(d.mean(), rel=0.02)
+        assert mean_service_distance(beams[b], road, nbs, p, model="per-connection") == pytest.approx(
+            d.mean(), rel=0.02)
         # the pointwise API agrees with the exact intersections
         dz = interference_free_distance(beams[b], road, x[:2000], y[:2000], nbs, active[:2000])
         assert np.max(np.abs(dz - d[:2000])) < 1e-6
@@ -137,6 +138,72 @@ def test_highway_cdf_matches_monte_carlo(b):
     d1 = mc_free_distance(beams[b], road, x, y, nbs, act)
     L0 = mc_free_distance(beams[b], road, x, y, [], act[:, :0])
     assert interference_probability(beams[b], road, nbs, 1.0) == pytest.approx((d1 < L0 - 1e-9).mean(), abs=0.01)
+
+
+def mc_eq10_distance(beam, road, px, py, nbs, p):
+    """Eq. (10) by exact line-sector intersections: integrate prod_i (1 - p_i [inside i]) along the path."""
+    ux = road.direction(py).astype(float)
+    uy = np.zeros_like(ux)
+    tau = first_boundary_hit(px, py, ux, uy, beam)
+    ivs = []
+    for nb in nbs:
+        inside = nb.contains(px, py)
+        s_in = np.where(inside, 0.0, first_boundary_hit(px, py, ux, uy, nb))
+        fin = np.isfinite(s_in)
+        qx, qy = px + np.where(fin, s_in, 0) * ux, py + np.where(fin, s_in, 0) * uy
+        s_out = np.where(fin, np.where(fin, s_in, 0) + first_boundary_hit(qx, qy, ux, uy, nb), np.inf)
+        # a path that only touches the sector (enters and leaves at once) has an empty interval
+        ivs.append((np.minimum(s_in, tau), np.minimum(s_out, tau)))
+    cuts = np.stack([np.zeros_like(tau), tau] + [v for iv in ivs for v in iv], axis=1)
+    cuts = np.sort(cuts, axis=1)
+    d = np.zeros_like(tau)
+    for j in range(cuts.shape[1] - 1):
+        s0, s1 = cuts[:, j], cuts[:, j + 1]
+        mid = 0.5 * (s0 + s1)
+        g = np.ones_like(tau)
+        for (c, e), pi in zip(ivs, p):
+            g *= np.where((mid >= c) & (mid <= e) & (e > c), 1.0 - pi, 1.0)
+        d += g * np.maximum(s1 - s0, 0.0)
+    return d
+
+
+@pytest.mark.parametrize("b", [1, 2])
+def test_eq10_cdf_matches_monte_carlo(b):
+    """F-breve*_L of eqs. (10)-(12) against a Monte Carlo of exact intersections, p in {0, 0.3, 0.8}."""
+    lay = paper_layout()
+    beams, road = layout_beams(lay), layout_road(lay)
+    nbs = [beams[k] for k in layout_neighbours(lay, on="road")[b]]
+    assert nbs
+    rng = np.random.default_rng(11 + b)
+    x, y = uniform_in_beam_road(beams[b], road, 60000, rng)
+    # beam 1: its one neighbour covers part of its road area; beam 2: three overlapping neighbours
+    cov = np.any([nb.contains(x, y) for nb in nbs], axis=0).mean()
+    assert (0.05 < cov < 0.95) if b == 1 else (len(nbs) == 3)
+    l = np.linspace(0, 120, 49)
+    worst = 0.0
+    for p in (0.0, 0.3, 0.8):
+        d = mc_eq10_distance(beams[b], road, x, y, nbs, [p] * len(nbs))
+        F = service_distance_cdf(beams[b], road, l, nbs, p)
+        emp = (d[:, None] <= l).mean(axis=0)
+        worst = max(worst, np.max(np.abs(F - emp)))
+        assert np.max(np.abs(F - emp)) < 0.01, (p, np.max(np.abs(F - emp)))
+        assert mean_service_distance(beams[b], road, nbs, p) == pytest.approx(d.mean(), rel=0.01)
+        assert F[0] == 0.0
+    # eq. (10) and the per-connection variant differ for p > 0 (the variant has an atom at 0)
+    Fv = service_distance_cdf(beams[b], road, [0.0], nbs, 0.3, model="per-connection")[0]
+    assert Fv > 0.02
+
+
+def test_eq10_hand_computed_chord():
+    """A chord [0, 40] with a neighbour covering [30, 40], p = 0.5: driving towards +x,
+    d_zeta = 0.5 (40 - x) for x >= 30 and 5 + (30 - x) below; towards -x, d_zeta = x below 30 and
+    30 + 0.5 (x - 30) beyond."""
+    from mmopt.problems.highway_sector_beams.analysis import _weighted_pieces
+
+    assert _weighted_pieces((0.0, 40.0), [(0, 30.0, 40.0)], np.array([0.5]), +1) == [
+        (10.0, 0.5, 0.0), (30.0, 1.0, 5.0)]
+    assert _weighted_pieces((0.0, 40.0), [(0, 30.0, 40.0)], np.array([0.5]), -1) == [
+        (30.0, 1.0, 0.0), (10.0, 0.5, 30.0)]
 
 
 def test_interfered_area_and_cdf_properties():
@@ -159,6 +226,7 @@ def test_interfered_area_and_cdf_properties():
     for p in (0.2, 0.5, 0.8):
         Fp = service_distance_cdf(beams[b], road, l, nbs, p)
         assert np.all(np.diff(Fp) >= -1e-9) and Fp[0] == 0.0 and Fp[-1] == pytest.approx(1.0)
+        assert service_distance_cdf(beams[b], road, [0.0], nbs, p)[0] == 0.0      # no atom at 0 (eq. (10))
         assert np.all(Fp >= prev - 1e-9)  # busier neighbours, shorter interference-free distances
         prev = Fp
 

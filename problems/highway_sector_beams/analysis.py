@@ -48,22 +48,29 @@ sector: origin :math:`(x, y)`, pointing angle :math:`\theta`, radius
   direction is set by the lane (:class:`Road`): chords are horizontal, and
   :math:`F^*_L(l) = \int \min(l, w(y))\,dy / \int w(y)\,dy` over the road
   band (Appendix B; by the chord identity the result does not depend on
-  which way each lane drives). With neighbour beams :math:`i`, each active
-  independently with probability :math:`p_i`, the *interference-free
-  distance* :math:`d_\zeta` (eqs. (5)-(7), (9), (10),
-  :func:`interference_free_distance`) ends when the vehicle leaves the beam
-  or enters the sector of an active neighbour (it is 0 when it starts inside
-  one); along a chord the active neighbours cut the beam's chord into free
-  pieces of lengths :math:`w_j` and
+  which way each lane drives). With neighbour beams :math:`i`, active with
+  probability :math:`p_i`, the *interference-free distance* of eq. (10)
+  weights each metre of the path by eq. (7)'s :math:`\prod_i \mathcal P_I`
+  (:math:`1 - p_i` inside neighbour i's sector, 1 outside):
+  :math:`d_\zeta = \int_0^\tau \prod_{i\ne k} \mathcal P_I\,dd`, a
+  deterministic length for each start point and direction, and
+  :math:`\breve F^*_L(l)` (eqs. (11)-(12)) is the share of start points with
+  :math:`d_\zeta \le l`. Along a chord the neighbours cut the path into
+  pieces of constant weight g; a start on a piece of length w whose exit-side
+  end lies at weighted distance :math:`D_0` from the exit has
+  :math:`d_\zeta` uniform on :math:`[D_0, D_0 + g w]`, so
 
   .. math::
 
-     \breve F^*_L(l) = \frac{1}{A}\sum_{K} \prod_{i\in K} p_i \prod_{i\notin K}(1 - p_i)
-        \int \Bigl(\lambda_K(y) + \sum_j \min(l, w_{j,K}(y))\Bigr) dy,
+     \breve F^*_L(l) = \frac{1}{A}\int \sum_j \mathrm{clip}\Bigl(\frac{l - D_{0,j}(y)}{g_j(y)}, 0, w_j(y)\Bigr) dy,
 
-  with :math:`\lambda_K(y)` the length of the chord covered by the active
-  set :math:`K` (an atom at :math:`l = 0`) and :math:`A` the road area of the
-  beam. :func:`interfered_area` is eq. (8),
+  with :math:`A` the road area of the beam; :math:`\breve F^*_L(0) = 0` for
+  p < 1 (the direction matters here: the pieces are taken from the exit
+  backwards). A variant the paper does not use, ``model="per-connection"``,
+  draws each neighbour active for the whole connection with probability
+  :math:`p_i` and ends :math:`d_\zeta` at the first active sector
+  (:func:`interference_free_distance`; an atom at 0 for starts inside an
+  active sector). :func:`interfered_area` is eq. (8),
   :math:`A_I(k) = |S_b \cap S_k \cap \text{road}|`.
 
 **The problem** (:class:`HighwaySectorBeams`): the paper's highway, 6 BSs,
@@ -454,13 +461,66 @@ def interfered_area(beam: Beam, road: Road, other: Beam) -> float:
     return float(_road_integral(beam, road, (other,), fun, 1)[0])
 
 
-def service_distance_cdf(beam: Beam, road: Road, l, neighbours: Iterable[Beam] = (), p=0.0) -> np.ndarray:
-    """:math:`\\breve F^*_L(l)`, eqs. (11)-(12) (:math:`F^*_L`, eqs. (3)-(4), when p = 0 or no neighbours).
+#: models of the interference-free distance: ``"eq10"`` (the paper's eqs. (7), (10): a deterministic,
+#: activity-weighted length) and ``"per-connection"`` (a variant the paper does not use: each neighbour
+#: active for the whole connection with probability p_i, d_zeta ending at the first active sector)
+DISTANCE_MODELS = ("eq10", "per-connection")
 
-    CDF of the interference-free service distance of a vehicle whose start
-    is uniform over the part of the road inside ``beam`` and which drives
-    along its lane, when each neighbour ``i`` is active with probability
-    ``p[i]`` (a scalar applies to all) for the whole connection.
+
+def _check_model(model: str) -> None:
+    if model not in DISTANCE_MODELS:
+        raise ValueError(f"unknown service-distance model '{model}' (choose from {', '.join(DISTANCE_MODELS)})")
+
+
+def _weighted_pieces(ab, cl, pv, direction: int):
+    """Elementary pieces of a chord ordered from the exit backwards: (length w, weight g, D0).
+
+    ``g`` is eq. (7)'s :math:`\\prod_i \\mathcal P_I` on the piece (the product of ``1 - p_i`` over
+    the neighbours covering it) and ``D0`` the eq. (10) distance (weighted length) from the
+    piece's exit-side end to the exit of the beam.
+    """
+    a, b = ab
+    cuts = sorted({a, b, *[v for _, c, e in cl for v in (c, e)]})
+    pieces = []
+    for x0, x1 in zip(cuts[:-1], cuts[1:]):
+        if x1 - x0 <= 0:
+            continue
+        mid = 0.5 * (x0 + x1)
+        g = 1.0
+        for i, c, e in cl:
+            if c <= mid <= e:
+                g *= 1.0 - pv[i]
+        pieces.append((x1 - x0, g))
+    if direction > 0:
+        pieces = pieces[::-1]
+    out, D = [], 0.0
+    for w, g in pieces:
+        out.append((w, g, D))
+        D += g * w
+    return out
+
+
+def service_distance_cdf(beam: Beam, road: Road, l, neighbours: Iterable[Beam] = (), p=0.0, *,
+                         model: str = "eq10") -> np.ndarray:
+    """:math:`\\breve F^*_L(l)`, eqs. (10)-(12) (:math:`F^*_L`, eqs. (3)-(4), when p = 0 or no neighbours).
+
+    Share of the start points, uniform over the part of the road inside ``beam`` (each driving
+    along its lane), whose interference-free distance (eq. (10))
+
+    .. math::
+
+       d_\\zeta = \\int_0^{\\tau} \\prod_{i \\ne k} \\mathcal P_I(r_{i|k}(d), \\phi_{i|k}(d), p_i)\\,dd,
+       \\qquad \\mathcal P_I = 1 - p_i \\text{ inside neighbour } i\\text{'s sector, 1 outside (eq. (7))},
+
+    is at most ``l`` (:math:`\\tau` the distance to the beam's exit). :math:`d_\\zeta` is a
+    deterministic, activity-weighted length, so :math:`\\breve F^*_L(0) = 0` for every p < 1. Along
+    a chord the neighbours cut the path into pieces of constant weight; a start on a piece of
+    length w and weight g whose exit-side end is at weighted distance D0 from the exit has
+    :math:`d_\\zeta` uniform on [D0, D0 + g w].
+
+    ``model="per-connection"`` is a variant the paper does not use: each neighbour ``i`` is active
+    for the whole connection with probability ``p[i]`` and :math:`d_\\zeta` ends at the first active
+    sector (an atom :math:`\\breve F^*_L(0)` for starts inside an active neighbour).
 
     Parameters
     ----------
@@ -469,16 +529,17 @@ def service_distance_cdf(beam: Beam, road: Road, l, neighbours: Iterable[Beam] =
     l : array_like
         Distances (m).
     neighbours : iterable of Beam
-        Beams that can interfere (an active neighbour's sector interferes).
+        Beams that can interfere.
     p : float or sequence of float
-        Activity probabilities :math:`p_i`.
+        Activity probabilities :math:`p_i` (a scalar applies to all).
+    model : ``"eq10"`` (default) or ``"per-connection"``
 
     Returns
     -------
     ndarray
-        :math:`P(d_\\zeta \\le l)`; starts inside an active neighbour's sector
-        give the atom :math:`d_\\zeta = 0`.
+        :math:`\\breve F^*_L(l)`.
     """
+    _check_model(model)
     l = np.atleast_1d(np.asarray(l, dtype=float))
     lp = np.maximum(l, 0.0)
     nbs = list(neighbours)
@@ -486,36 +547,54 @@ def service_distance_cdf(beam: Beam, road: Road, l, neighbours: Iterable[Beam] =
     keep = [i for i in range(len(nbs)) if pv[i] > 0]
     nbs, pv = [nbs[i] for i in keep], pv[keep]
 
-    def fun(y, ab, cl):
-        a, b = ab
-        out = np.zeros(1 + lp.size)
-        out[0] = b - a
-        for w, act in _subsets(cl, pv):
-            merged = _merge(act)
-            covered = sum(e - c for c, e in merged)
-            edges = [a] + [v for ce in merged for v in ce] + [b]
-            pieces = np.array([edges[2 * j + 1] - edges[2 * j] for j in range(len(merged) + 1)])
-            pieces = pieces[pieces > 0]
-            out[1:] += w * (covered + np.minimum(lp[:, None], pieces[None, :]).sum(axis=1))
-        return out
+    if model == "eq10":
+        def fun(y, ab, cl):
+            out = np.zeros(1 + lp.size)
+            out[0] = ab[1] - ab[0]
+            for w, g, D0 in _weighted_pieces(ab, cl, pv, int(road.direction(y))):
+                if g > 0:
+                    out[1:] += np.clip((lp - D0) / g, 0.0, w)
+                else:
+                    out[1:] += np.where(lp >= D0, w, 0.0)
+            return out
+    else:
+        def fun(y, ab, cl):
+            a, b = ab
+            out = np.zeros(1 + lp.size)
+            out[0] = b - a
+            for w, act in _subsets(cl, pv):
+                merged = _merge(act)
+                covered = sum(e - c for c, e in merged)
+                edges = [a] + [v for ce in merged for v in ce] + [b]
+                pieces = np.array([edges[2 * j + 1] - edges[2 * j] for j in range(len(merged) + 1)])
+                pieces = pieces[pieces > 0]
+                out[1:] += w * (covered + np.minimum(lp[:, None], pieces[None, :]).sum(axis=1))
+            return out
 
     res = _road_integral(beam, road, nbs, fun, 1 + lp.size)
     return np.where(l < 0, 0.0, np.clip(res[1:] / res[0], 0.0, 1.0))
 
 
-def mean_service_distance(beam: Beam, road: Road, neighbours: Iterable[Beam] = (), p=0.0) -> float:
-    """:math:`E[d_\\zeta]` (m) under the same assumptions as :func:`service_distance_cdf`."""
+def mean_service_distance(beam: Beam, road: Road, neighbours: Iterable[Beam] = (), p=0.0, *,
+                          model: str = "eq10") -> float:
+    """:math:`E[d_\\zeta]` (m) under the same model as :func:`service_distance_cdf`."""
+    _check_model(model)
     nbs = list(neighbours)
     pv = _as_probs(p, len(nbs))
 
-    def fun(y, ab, cl):
-        a, b = ab
-        acc = 0.0
-        for w, act in _subsets(cl, pv):
-            merged = _merge(act)
-            edges = [a] + [v for ce in merged for v in ce] + [b]
-            acc += w * sum(max(edges[2 * j + 1] - edges[2 * j], 0.0) ** 2 / 2 for j in range(len(merged) + 1))
-        return np.array([b - a, acc])
+    if model == "eq10":
+        def fun(y, ab, cl):
+            acc = sum(w * (D0 + 0.5 * g * w) for w, g, D0 in _weighted_pieces(ab, cl, pv, int(road.direction(y))))
+            return np.array([ab[1] - ab[0], acc])
+    else:
+        def fun(y, ab, cl):
+            a, b = ab
+            acc = 0.0
+            for w, act in _subsets(cl, pv):
+                merged = _merge(act)
+                edges = [a] + [v for ce in merged for v in ce] + [b]
+                acc += w * sum(max(edges[2 * j + 1] - edges[2 * j], 0.0) ** 2 / 2 for j in range(len(merged) + 1))
+            return np.array([b - a, acc])
 
     res = _road_integral(beam, road, nbs, fun, 2)
     return float(res[1] / res[0])
@@ -693,8 +772,8 @@ def layout_neighbours(instance: Mapping[str, np.ndarray], *, on: str = "lanes") 
     return out
 
 
-def layout_service_distance_cdf(instance: Mapping[str, np.ndarray], l, p=0.0, beams: Sequence[int] | None = None
-                                ) -> np.ndarray:
+def layout_service_distance_cdf(instance: Mapping[str, np.ndarray], l, p=0.0, beams: Sequence[int] | None = None,
+                                *, model: str = "eq10") -> np.ndarray:
     """Road-area-weighted mixture over beams of :func:`service_distance_cdf`.
 
     Each beam uses its eq. (8) neighbours (``layout_neighbours(on="road")``)
@@ -712,12 +791,12 @@ def layout_service_distance_cdf(instance: Mapping[str, np.ndarray], l, p=0.0, be
             A = beam_road_area(allb[b], road)
         except ValueError:
             continue
-        acc = acc + A * service_distance_cdf(allb[b], road, l, [allb[k] for k in nbr[b]], p)
+        acc = acc + A * service_distance_cdf(allb[b], road, l, [allb[k] for k in nbr[b]], p, model=model)
         tot += A
     return acc / tot
 
 
-def layout_mean_service_distance(instance: Mapping[str, np.ndarray], p=0.0) -> float:
+def layout_mean_service_distance(instance: Mapping[str, np.ndarray], p=0.0, *, model: str = "eq10") -> float:
     """Mean of :func:`layout_service_distance_cdf` (road-area-weighted over beams), m."""
     allb = layout_beams(instance)
     road = layout_road(instance)
@@ -728,7 +807,7 @@ def layout_mean_service_distance(instance: Mapping[str, np.ndarray], p=0.0) -> f
             A = beam_road_area(bm, road)
         except ValueError:
             continue
-        acc += A * mean_service_distance(bm, road, [allb[k] for k in nbr[b]], p)
+        acc += A * mean_service_distance(bm, road, [allb[k] for k in nbr[b]], p, model=model)
         tot += A
     return acc / tot
 
