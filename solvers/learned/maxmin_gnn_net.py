@@ -277,7 +277,7 @@ def train(kind: str, *, epochs: int, seed: int, count: int, n_pilots: int, batch
     t0 = time.perf_counter()
     d = data if data is not None else training_arrays(int(count) + int(val_count))
     n_all = d["H"].shape[0]
-    n_val = min(int(val_count), max(1, n_all // 5))
+    n_val = min(int(val_count), max(1, n_all // 2))
     n_tr = n_all - n_val
     _, K, L, M = d["H"].shape
     amp = float(np.sqrt(np.mean(np.abs(d["H"][:n_tr]) ** 2)))
