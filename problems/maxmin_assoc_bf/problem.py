@@ -143,6 +143,11 @@ for _nu in PILOT_SWEEP:
                                     doc=f"paper scale (channels of paper/0..49) with N_u = {_nu} pilot symbols: "
                                         "the sweep of Fig. 6(a)")
 
+# training data of the learned solvers: paper scale, a base seed no evaluation suite uses
+SUITES["train"] = Suite("train", 20000, dict(SUITES["paper"].params), seed=20240917 + 1000, role="train",
+                        doc="paper scale (K=6, L=4, M=16), training data of the learned solvers; N_u is "
+                            "overridden by the trainer (channels and positions do not depend on it)")
+
 
 @problem
 class MaxMinAssocBF(Problem):
