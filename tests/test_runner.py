@@ -55,7 +55,7 @@ def test_failures_are_recorded_and_the_run_continues(tmp_path, client):
     assert s2.cached == 4 and s2.ran == 0 and s2.retried == 0
     # a stored timeout is re-run only under a larger time limit
     s2 = run(["maxmin-assoc-bf"], "smoke", ["test-sleeps"], db=str(db), time_limit=3.0, count=2, progress=False,
-             client=client, params={"test-sleeps": {"seconds": "30"}})
+             client=client)
     assert s2.cached == 2 and s2.retried == 0
     s3 = run(["maxmin-assoc-bf"], "smoke", ["test-mrt"], db=str(db), time_limit=3.0, count=2, progress=False,
              client=client, force=True)
