@@ -384,3 +384,31 @@ def test_concurrent_runs_never_compute_a_cell_twice(tmp_path):
     ran_b = int(eb.split(" run (")[0].split(", ")[-1])
     assert ran_a + ran_b == 5, ea + eb
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+
+
+def test_maxmin_objective_in_blocks_equals_the_direct_sum(monkeypatch):
+    import importlib
+
+    pm = importlib.import_module("mmopt.problems.maxmin_assoc_bf.problem")
+    rng = np.random.default_rng(1)
+    K, L, M = 30, 3, 4
+    H = rng.normal(size=(K, L, M)) + 1j * rng.normal(size=(K, L, M))
+    V = rng.normal(size=(K, M)) + 1j * rng.normal(size=(K, M))
+    assoc, noise = rng.integers(0, L, K), rng.uniform(0.5, 1.5, K)
+    direct = pm.sinr(H, noise, assoc, V)
+    monkeypatch.setattr(pm, "SINR_BLOCK_ELEMENTS", 64)   # forces the blocked path with many blocks
+    blocked = pm.sinr(H, noise, assoc, V)
+    # hand check of user 0: |h_{0,a_0}^H v_0|^2 / (sum_{i!=0} |h_{0,a_i}^H v_i|^2 + noise_0)
+    amp = np.array([abs(H[0, assoc[i]].conj() @ V[i]) ** 2 for i in range(K)])
+    assert direct[0] == pytest.approx(amp[0] / (amp[1:].sum() + noise[0]), rel=1e-12)
+    assert np.allclose(blocked, direct, rtol=1e-12)
+
+
+def test_exhaustive_declines_oversized_instances():
+    from mmopt.registry import get_solver
+
+    s = get_solver("exhaustive", MM)
+    small = {"H": np.zeros((6, 4, 16), complex)}
+    big = {"H": np.zeros((11, 4, 16), complex)}
+    assert s.applies(small) is None
+    assert "exceed" in s.applies(big)
