@@ -143,7 +143,9 @@ def make_client(workers: int | None = None, scheduler: str | None = None):
         with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV,
                               "distributed.worker.daemon": False,
                               "distributed.admin.tick.limit": "60s"}):
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            # no dashboard; the scheduler's own HTTP endpoints bind to 127.0.0.1 on a free port
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
                                    silence_logs=50)
     finally:
         if restore is not None:
@@ -185,8 +187,7 @@ def execute(cells: list[dict], *, client=None, workers: int | None = None, sched
     """
     if not cells:
         return True
-    local = (workers == 0 and client is None and not scheduler) or (client is None and not scheduler) \
-        or (client is not None and _is_local(client))
+    local = (client is None and not scheduler) or (client is not None and _is_local(client))
     if local:  # cells die with this process (same machine only)
         cells = [{**c, "driver_pid": os.getpid()} for c in cells]
     if workers == 0 and client is None and not scheduler:

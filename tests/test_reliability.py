@@ -412,3 +412,18 @@ def test_exhaustive_declines_oversized_instances():
     big = {"H": np.zeros((11, 4, 16), complex)}
     assert s.applies(small) is None
     assert "exceed" in s.applies(big)
+
+
+def test_local_cluster_listens_on_localhost_only_without_dashboard():
+    from mmopt.runner import make_client
+
+    c = make_client(workers=1)
+    try:
+        sched = c.cluster.scheduler
+        assert c.scheduler.address.startswith("tcp://127.0.0.1:")
+        socks = list(sched.http_server._sockets.values()) if sched.http_server is not None else []
+        assert all(s.getsockname()[0] == "127.0.0.1" for s in socks)
+    finally:
+        cluster = c.cluster
+        c.close()
+        cluster.close()
