@@ -303,6 +303,10 @@ class Problem(abc.ABC):
     metric_docs: Mapping[str, str] = {}
     #: relative tolerance of values compared with references
     value_tol: float = 1e-6
+    #: dimension symbols of the instance keys that may be 0 (every other one must be >= 1)
+    empty_dims: tuple[str, ...] = ()
+    #: largest total size of the instance arrays, in elements (``None``: no limit); checked up front
+    max_instance_elements: int | None = None
 
     # -- generation -------------------------------------------------------
     def eval_suites(self) -> list[str]:
@@ -365,6 +369,14 @@ class Problem(abc.ABC):
     def check_instance(self, instance: Mapping[str, np.ndarray]) -> dict:
         """Raise :class:`InputError` if the instance is malformed; return dims."""
         dims = check_structure(self.instance_keys, instance, f"instance of '{self.name}'")
+        for sym, n in dims.items():
+            if n < 1 and sym not in self.empty_dims:
+                raise InputError(f"instance of '{self.name}': dimension {sym} is {n}; it must be >= 1")
+        if self.max_instance_elements is not None:
+            size = sum(int(np.asarray(instance[k.name]).size) for k in self.instance_keys if k.name in instance)
+            if size > self.max_instance_elements:
+                raise InputError(f"instance of '{self.name}': {size} array elements, more than the problem's "
+                                 f"limit of {self.max_instance_elements}")
         for k in self.instance_keys:
             if k.name in instance and k.finite and instance[k.name].dtype.kind in "fc":
                 if not np.all(np.isfinite(instance[k.name])):

@@ -100,16 +100,24 @@ def _as_solution(out):
 
 
 def resolve_solver(problem_name: str, name: str) -> Solver:
-    """The registered solver (problem, name), or a user's ``user:MODULE:CALLABLE`` as an ad-hoc solver."""
+    """The registered solver (problem, name), or a user's ``user:MODULE:CALLABLE`` as an ad-hoc solver.
+
+    A user's module is imported only when the solver is called, that is in
+    the cell's child process: its code never runs inside mmopt itself.
+    """
     from .registry import get_solver
 
     if not name.startswith(USER_PREFIX):
         return get_solver(name, problem_name)
     from .validate import load_callable
 
-    fn = load_callable(name[len(USER_PREFIX):])
-    return Solver(name=name, fn=lambda inst, **_: _as_solution(fn(dict(inst))), problems=(problem_name,),
-                  kind="baseline", version=0, params={}, module=getattr(fn, "__module__", ""))
+    target = name[len(USER_PREFIX):]
+
+    def call(inst, **_):
+        return _as_solution(load_callable(target)(dict(inst)))
+
+    return Solver(name=name, fn=call, problems=(problem_name,), kind="baseline", version=0, params={},
+                  module=target.rpartition(":")[0])
 
 
 # ---------------------------------------------------------------------------
@@ -163,7 +171,9 @@ def run_cell(spec: Mapping[str, Any], keep_solution: bool = False) -> dict:
     ``spec`` keys: ``problem``, ``suite``, ``index`` (or ``instance``: arrays
     and ``meta`` for a file given by the user), ``solver``, ``params``,
     ``seed``, ``key`` (the cache key), ``hash`` (expected instance hash or
-    None), ``reference`` (record or None), ``time_limit``. With
+    None), ``reference`` (record or None), ``time_limit``; optional
+    ``memory_limit`` (GB the cell may allocate) and ``driver_pid`` (the cell
+    is killed when that process is gone: same machine only). With
     ``keep_solution`` the row carries the solution arrays under
     ``"solution"`` (not stored).
     """
@@ -204,7 +214,8 @@ def run_cell(spec: Mapping[str, Any], keep_solution: bool = False) -> dict:
         return row
     params = dict(spec["params"])
     out = run_limited(lambda: evaluate_in_child(p, inst, lambda i: s.solve(i, **params), keep_solution),
-                      spec.get("time_limit"))
+                      spec.get("time_limit"), spec.get("memory_limit"),
+                      watch_pids=(spec["driver_pid"],) if spec.get("driver_pid") else ())
     sc = to_score(out, spec.get("reference"), p.value_tol)
     stats = dict(out.info.get("stats", {}))
     if s.setup_fn is not None:

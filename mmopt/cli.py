@@ -40,6 +40,43 @@ def _params(values, scoped: bool) -> dict:
     return out
 
 
+def _time_limit(value, what: str = "--time-limit"):
+    from .sandbox import check_time_limit
+
+    return check_time_limit(value, what)
+
+
+def _count(value, what: str = "--count"):
+    if value is not None and value < 0:
+        raise MmoptError(f"{what} must be >= 0, got {value}")
+    return value
+
+
+def _check_output(out_path, inputs=()) -> Path:
+    """Refuse an output path before any work: wrong suffix, a directory, an input file, unwritable folder."""
+    import os
+
+    out = Path(out_path)
+    if out.suffix.lower() not in (".npz", ".mat"):
+        raise MmoptError(f"{out_path}: output must end in .npz or .mat")
+    if out.is_dir():
+        raise MmoptError(f"{out_path}: output is a directory")
+    for i in inputs:
+        try:
+            if out.resolve() == Path(i).resolve() or (out.exists() and os.path.samefile(out, i)):
+                raise MmoptError(f"{out_path}: output is the input file {i}; choose another name")
+        except OSError:
+            pass
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise MmoptError(f"{out_path}: folder {folder} is not writable")
+    if out.exists() and not os.access(out, os.W_OK) and not os.access(out.parent, os.W_OK):
+        raise MmoptError(f"{out_path}: not writable")
+    return out
+
+
 class _Group(click.Group):
     """The mmopt command group; problems contribute extra commands (``Problem.cli_commands``)."""
 
@@ -123,9 +160,10 @@ def generate(problem, suite, out_dir, count, fmt):
 
     p = get_problem(problem)
     s = p.suite(suite)
+    _count(count)
     n = s.count if count is None else min(count, s.count)
-    if n < 0:
-        raise MmoptError("--count must be >= 0")
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise MmoptError(f"{out_dir}: exists and is not a folder")
     instances = [p.generate(suite, i) for i in range(n)]
     for inst in instances:
         path = Path(out_dir) / f"{problem}_{suite}_{inst.meta['index']:04d}.{fmt}"
@@ -147,12 +185,12 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
     from .references import load_references
     from .registry import get_problem, get_solver
 
+    time_limit = _time_limit(time_limit)
+    _check_output(out_path, [instance_path])
     inst = read_instance(instance_path, problem)
     p = get_problem(inst.problem)
     s = get_solver(solver_name, p.name)
     prm = s.canonical_params(_params(params, scoped=False))
-    if Path(out_path).suffix.lower() not in (".npz", ".mat"):
-        raise MmoptError(f"{out_path}: output must end in .npz or .mat")
     why = s.unavailable_reason()
     if why:
         raise MmoptError(f"solver '{s.name}' is unavailable: it {why}")
@@ -186,13 +224,16 @@ def evaluate(problem, instance_path, solution_path, tol):
     from .references import load_references
     from .registry import get_problem
 
+    if not math.isfinite(tol) or tol < 0:
+        raise MmoptError(f"--tol must be a finite number >= 0, got {tol}")
     inst = read_instance(instance_path, problem)
     sol, meta = read_solution(solution_path, inst.problem)
     p = get_problem(inst.problem)
     h = meta.get("instance_hash")
     if h and h != inst.hash:
         click.echo(f"warning: {solution_path} was computed for another instance (hash {h[:12]})", err=True)
-    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) if inst.meta.get("suite") else None
+    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) \
+        if inst.meta.get("suite") in p.suites else None
     sc = score(p, inst, sol, ref, tol)
     click.echo(_dump({"problem": p.name, "feasible": sc.feasible, "objective": sc.objective,
                       "max_violation": sc.max_violation, "violations": sc.violations,
@@ -209,6 +250,9 @@ def evaluate(problem, instance_path, solution_path, tol):
               help="Local workers (default: one per core; 0: run the cells in this process, one by one).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 @click.option("--time-limit", type=float, default=600.0, show_default=True, help="Seconds per cell.")
+@click.option("--memory-limit", type=float, default=None,
+              help="GB per cell (default: the machine's memory divided by the workers).")
+@click.option("--keep-failed", is_flag=True, help="Serve stored errors from the store instead of retrying them.")
 @click.option("--param", "params", multiple=True, help="[SOLVER.]KEY=VALUE (repeatable).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed passed to seeded solvers.")
 @click.option("--count", type=int, default=None, help="First N instances of the suite.")
@@ -216,8 +260,8 @@ def evaluate(problem, instance_path, solution_path, tol):
 @click.option("--plugin", "plugins", multiple=True, help="Module with extra @solver/@problem plugins.")
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, params, seed, count, force,
-        plugins, fmt, quiet):
+def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, memory_limit, keep_failed, params,
+        seed, count, force, plugins, fmt, quiet):
     """Run the benchmark matrix (problems x instances x solvers) and print the table."""
     from rich.console import Console
 
@@ -230,6 +274,11 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
         raise MmoptError("use either --workers or --scheduler, not both")
     if workers is not None and workers < 0:
         raise MmoptError("--workers must be >= 0")
+    from .sandbox import check_memory_limit
+
+    time_limit = _time_limit(time_limit)
+    check_memory_limit(memory_limit)
+    _count(count)
     files = add_plugin_modules(_split(plugins))
     names = _split(problem_names) or [n for n, p in problems().items() if suite in p.suites]
     if not names:
@@ -237,17 +286,21 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
     console = Console(stderr=True)
     summ = run_matrix(names, suite, _split(solver_names) or None, db=db, workers=workers, scheduler=scheduler,
                       time_limit=time_limit, force=force, params=_params(params, scoped=True), seed=seed,
-                      count=count, progress=not quiet, console=console, plugin_files=files)
+                      count=count, progress=not quiet, console=console, plugin_files=files,
+                      memory_limit=memory_limit, keep_failed=keep_failed)
+    if summ.interrupted:
+        click.echo(f"interrupted, {summ.ran} finished cells kept", err=True)
+        sys.exit(130)
     for u in summ.unavailable:
         console.print(f"left out (unavailable): {u}")
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summ.counts.items())) or "none run"
-    console.print(f"{summ.planned} cells: {summ.cached} from the store, {summ.ran} run ({counts}) "
-                  f"in {summ.seconds:.1f} s" + (" — interrupted, finished cells kept" if summ.interrupted else ""))
+    extra = (f", {summ.retried} failed cells retried" if summ.retried else "") + \
+        (f", {summ.by_other_run} left to another run" if summ.by_other_run else "")
+    console.print(f"{summ.planned} cells: {summ.cached} from the store, {summ.ran} run ({counts}){extra} "
+                  f"in {summ.seconds:.1f} s")
     with Store(db) as st:
         df = st.frame(problems=names, suites=[suite], solvers=_split(solver_names) or None)
     click.echo(render(summarise(df), fmt))
-    if summ.interrupted:
-        sys.exit(130)
 
 
 @app.command()
@@ -296,7 +349,7 @@ def export(db, out_path):
 @click.option("--problem", required=True)
 @click.option("--suite", default="smoke", show_default=True)
 @click.option("--count", type=int, default=None, help="First N instances.")
-@click.option("--time-limit", type=float, default=300.0, show_default=True)
+@click.option("--time-limit", type=float, default=300.0, show_default=True, help="Seconds per instance.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per instance, then a summary.")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="0: instance after instance here; N: a local Dask cluster of N workers.")
@@ -320,9 +373,15 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
             click.echo(f"{row['instance']:<12} {row['status']:<10} objective {obj:<12} gap {gap:<12}"
                        f" {row['seconds']:.3f} s{msg}")
 
+    time_limit = _time_limit(time_limit)
+    _count(count)
+    if workers is not None and workers < 0:
+        raise MmoptError("--workers must be >= 0")
     res = run_validation(target, problem, suite, count, time_limit, progress=show, workers=workers,
                          scheduler=scheduler)
-    gaps = [r["gap"] for r in res.rows if r["gap"] is not None and r["status"] == "ok"]
+    # like the table: an output that is not feasible (infeasible, error, timeout) counts as a 100 % gap
+    gaps = [1.0 if r["status"] in ("infeasible", "timeout", "error") else r["gap"] for r in res.rows
+            if r["status"] in ("infeasible", "timeout", "error") or (r["status"] == "ok" and r["gap"] is not None)]
     bad = [r for r in res.rows if r["status"] not in ("ok", "mismatch")]
     summ = {"problem": problem, "suite": suite, "instances": len(res.rows), "feasible": len(res.rows) - len(bad),
             "mean_gap": float(np.mean(gaps)) if gaps else None, "worst_gap": float(np.max(gaps)) if gaps else None,

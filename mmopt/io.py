@@ -3,7 +3,13 @@
 A file holds the arrays of the dict plus one string array ``mmopt_meta``
 with the JSON metadata (problem, schema, suite, index, seed, params, and for
 solutions the solver and the instance hash). Files are written atomically:
-to a temporary name in the same folder, then renamed.
+to a temporary name in the same folder, then renamed, with the permissions
+the umask gives a new file.
+
+Reading checks the sizes the arrays declare (``.npy`` headers inside the
+zip, ``whosmat`` for ``.mat``) before inflating anything, against
+``MMOPT_MAX_INPUT_GB`` (default 2 GB); every malformed file is an
+:class:`InputError` naming the file.
 """
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Mapping
 
@@ -20,6 +27,59 @@ from .api import InputError, Instance, Key, Problem, json_default
 
 META_KEY = "mmopt_meta"
 FORMATS = (".npz", ".mat")
+DEFAULT_MAX_INPUT_GB = 2.0
+
+
+def max_input_bytes() -> int:
+    """The largest total array size a file may declare (``MMOPT_MAX_INPUT_GB``, default 2)."""
+    v = os.environ.get("MMOPT_MAX_INPUT_GB")
+    try:
+        gb = float(v) if v else DEFAULT_MAX_INPUT_GB
+    except ValueError:
+        raise InputError(f"MMOPT_MAX_INPUT_GB must be a number of GB, got '{v}'") from None
+    return int(gb * (1 << 30))
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Read every ``.npy`` header in the zip (a few bytes each) and refuse oversized declarations."""
+    limit, total = max_input_bytes(), 0
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            n = int(np.prod([int(d) for d in shape], dtype=object)) if shape else 1
+            total += n * max(dtype.itemsize, 1)
+            if total > limit:
+                raise InputError(f"{path}: key '{info.filename[:-4]}' declares {n * dtype.itemsize / 2**30:.3g} GiB "
+                                 f"(shape {tuple(shape)}); the limit is {limit / 2**30:g} GiB (MMOPT_MAX_INPUT_GB)")
+
+
+def _check_mat_sizes(path: Path) -> None:
+    import scipy.io
+
+    limit, total = max_input_bytes(), 0
+    for name, shape, cls in scipy.io.whosmat(path):
+        if cls == "sparse":
+            raise InputError(f"{path}: variable '{name}' is a sparse matrix; only dense numeric arrays are read")
+        if cls in ("cell", "struct", "object", "function_handle", "opaque"):
+            raise InputError(f"{path}: variable '{name}' is a {cls}; only numeric arrays are read")
+        n = int(np.prod([int(d) for d in shape], dtype=object)) if shape else 1
+        total += 16 * n
+        if total > limit:
+            raise InputError(f"{path}: variable '{name}' declares {16 * n / 2**30:.3g} GiB (shape {tuple(shape)}); "
+                             f"the limit is {limit / 2**30:g} GiB (MMOPT_MAX_INPUT_GB)")
 
 
 def _fmt(path: Path) -> str:
@@ -35,6 +95,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -76,6 +137,7 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
         raise InputError(f"{path}: no such file")
     if fmt == ".npz":
         try:
+            _check_npz_sizes(path)
             with np.load(path, allow_pickle=False) as z:
                 arrays = {}
                 for k in z.files:
@@ -86,28 +148,48 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
                             raise InputError(f"{path}: key '{k}' needs pickle to load (object array); "
                                              "mmopt reads only plain numeric arrays") from None
                         raise
+                    if not isinstance(arrays[k], np.ndarray):
+                        raise InputError(f"{path}: member '{k}' is not a .npy array")
         except InputError:
             raise
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        except MemoryError:
+            raise InputError(f"{path}: too large to load") from None
+        except Exception as e:  # noqa: BLE001 - zipfile, zlib, numpy raise many types for corrupt files
+            msg = " ".join(str(e).split())[:200]
+            raise InputError(f"{path}: not a readable .npz file ({type(e).__name__}: {msg})") from None
     else:
         import scipy.io
 
         try:
+            _check_mat_sizes(path)
             raw = scipy.io.loadmat(path, squeeze_me=False, mat_dtype=False)
+        except InputError:
+            raise
+        except MemoryError:
+            raise InputError(f"{path}: too large to load") from None
         except Exception as e:  # scipy raises several types for corrupt files
-            raise InputError(f"{path}: not a readable .mat file ({type(e).__name__}: {e})") from None
+            msg = " ".join(str(e).split())[:200]
+            raise InputError(f"{path}: not a readable .mat file ({type(e).__name__}: {msg})") from None
         arrays = {k: v for k, v in raw.items() if not k.startswith("__")}
         for k, v in arrays.items():
-            if v.dtype == object:
+            if not isinstance(v, np.ndarray):
+                raise InputError(f"{path}: variable '{k}' is a {type(v).__name__}; only dense numeric arrays are read")
+            if v.dtype == object or v.dtype.kind not in "biufcSU":
                 raise InputError(f"{path}: variable '{k}' is a cell or struct; only numeric arrays are read")
     meta = {}
     if META_KEY in arrays:
         m = arrays.pop(META_KEY)
         try:
-            meta = json.loads(str(m.reshape(-1)[0]) if m.size else "{}")
-        except (json.JSONDecodeError, IndexError):
-            raise InputError(f"{path}: '{META_KEY}' is not valid JSON") from None
+            if m.dtype.kind not in "SU" or m.size != 1:
+                raise ValueError
+            meta = json.loads(str(m.reshape(-1)[0]))
+        except (ValueError, IndexError, TypeError, RecursionError):
+            raise InputError(f"{path}: '{META_KEY}' is not a JSON object in a string array") from None
+        if not isinstance(meta, dict):
+            raise InputError(f"{path}: '{META_KEY}' must be a JSON object, got {type(meta).__name__}")
+    for k, v in arrays.items():
+        if v.dtype.kind not in "biufc":
+            raise InputError(f"{path}: key '{k}' has dtype {v.dtype}; only numeric arrays are read")
     return arrays, meta
 
 
@@ -131,6 +213,11 @@ def _resolve_problem(meta: dict, problem: str | None, path: Path, what: str) -> 
     from .registry import get_problem
 
     recorded = meta.get("problem")
+    if recorded is not None and not isinstance(recorded, str):
+        raise InputError(f"{path}: the recorded problem must be a name, got {type(recorded).__name__}")
+    for field in ("suite", "kind", "instance_hash", "solver"):
+        if meta.get(field) is not None and not isinstance(meta[field], str):
+            raise InputError(f"{path}: the recorded '{field}' must be a string, got {type(meta[field]).__name__}")
     if problem is None and recorded is None:
         raise InputError(f"{path}: the file does not record its problem; pass --problem")
     if problem is not None and recorded is not None and recorded != problem:
@@ -147,6 +234,11 @@ def read_instance(path: str | os.PathLike, problem: str | None = None) -> Instan
     p = _resolve_problem(meta, problem, path, "instance")
     if path.suffix.lower() == ".mat":
         arrays = conform(arrays, p.instance_keys)
+    if meta.get("suite") is not None and meta["suite"] not in p.suites:
+        raise InputError(f"{path}: recorded suite '{meta['suite']}' is not a suite of '{p.name}' "
+                         f"({', '.join(p.suites)})")
+    if meta.get("index") is not None and (isinstance(meta["index"], bool) or not isinstance(meta["index"], int)):
+        raise InputError(f"{path}: the recorded 'index' must be an integer")
     meta = {**meta, "problem": p.name}
     inst = Instance(arrays, meta)
     p.check_instance(inst)

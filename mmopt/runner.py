@@ -11,10 +11,19 @@ process. Either way each cell runs :func:`mmopt.cell.run_cell`, which
 returns a finished row that is stored as it is. User plugin files are
 shipped to the workers (``Client.upload_file``). Ctrl-C keeps every finished
 cell.
+
+Failed cells are not served from the store forever: a stored ``timeout`` is
+re-run when the time limit is larger, a stored ``error`` unless
+``keep_failed``. Runs sharing a store claim their cells (a lease in the
+store), so two runs never compute the same cell. Each cell has a memory
+limit (GB, default: the machine's memory divided by the workers) and is
+killed with everything it started when the driver is gone (local runs).
 """
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +31,10 @@ from typing import Callable, Iterable, Mapping
 
 from .api import MmoptError, params_key
 from .cell import run_cell
+from .sandbox import check_memory_limit, check_time_limit, default_memory_limit
 from .references import load_references, suite_hashes
 from .registry import get_problem, get_solver, problems as all_problems, solvers_for
-from .store import Store, cache_key, provenance
+from .store import LEASE_SECONDS, Store, cache_key, provenance
 
 DEFAULT_TIME_LIMIT = 600.0
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -40,6 +50,10 @@ class RunSummary:
     interrupted: bool = False
     seconds: float = 0.0
     unavailable: list = field(default_factory=list)
+    #: stored failed cells run again (timeout with a larger limit, error without keep_failed)
+    retried: int = 0
+    #: cells left to another run that had claimed them
+    by_other_run: int = 0
 
     @property
     def ran(self) -> int:
@@ -55,6 +69,9 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
     are appended to ``unavailable``); naming one in ``solver_names`` is an error.
     """
     params = dict(params or {})
+    time_limit = check_time_limit(time_limit)
+    if count is not None and count < 0:
+        raise MmoptError(f"--count must be >= 0, got {count}")
     names = list(problem_names or [n for n, p in all_problems().items() if suite in p.suites])
     wanted = list(solver_names or [])
     known = {s.name for n in names for s in solvers_for(get_problem(n).name)}
@@ -118,12 +135,30 @@ def make_client(workers: int | None = None, scheduler: str | None = None):
         except (OSError, TimeoutError) as e:
             raise MmoptError(f"cannot reach Dask scheduler at {scheduler}: {e}") from None
     n = workers or os.cpu_count() or 1
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV,
-                          "distributed.worker.daemon": False,
-                          "distributed.admin.tick.limit": "60s"}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=50)
+    # workers start with SIGINT ignored (inherited through exec): Ctrl-C reaches the driver only, which
+    # shuts the cluster down; no worker prints a KeyboardInterrupt traceback. The dashboard stays off.
+    restore = signal.signal(signal.SIGINT, signal.SIG_IGN) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV,
+                              "distributed.worker.daemon": False,
+                              "distributed.admin.tick.limit": "60s"}):
+            # no dashboard; the scheduler's own HTTP endpoints bind to 127.0.0.1 on a free port
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False},
+                                   silence_logs=50)
+    finally:
+        if restore is not None:
+            signal.signal(signal.SIGINT, restore)
     return Client(cluster)
+
+
+def _is_local(client) -> bool:
+    try:
+        from distributed import LocalCluster
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(getattr(client, "cluster", None), LocalCluster)
 
 
 def ship_plugins(client, files: Iterable[Path]) -> None:
@@ -178,6 +213,9 @@ def execute(cells: list[dict], *, client=None, workers: int | None = None, sched
     """
     if not cells:
         return True
+    local = (client is None and not scheduler) or (client is not None and _is_local(client))
+    if local:  # cells die with this process (same machine only)
+        cells = [{**c, "driver_pid": os.getpid()} for c in cells]
     if workers == 0 and client is None and not scheduler:
         try:
             for c in cells:
@@ -231,20 +269,44 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         db: str | None = None, workers: int | None = None, scheduler: str | None = None,
         time_limit: float | None = DEFAULT_TIME_LIMIT, force: bool = False,
         params: Mapping[str, Mapping] | None = None, seed: int = 0, count: int | None = None,
-        progress: bool = True, console=None, client=None, plugin_files: Iterable[Path] = ()) -> RunSummary:
-    """Run the matrix and store every finished cell. Returns a summary."""
+        progress: bool = True, console=None, client=None, plugin_files: Iterable[Path] = (),
+        memory_limit: float | None = None, keep_failed: bool = False) -> RunSummary:
+    """Run the matrix and store every finished cell. Returns a summary.
+
+    ``memory_limit``: GB per cell (default: the machine's memory divided by
+    the workers). Stored failures are retried: a ``timeout`` when
+    ``time_limit`` is larger than the stored one, an ``error`` unless
+    ``keep_failed``. Cells claimed by another live run on the same store are
+    left to it and waited for.
+    """
     t0 = time.perf_counter()
     run_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     unavailable: list = []
+    memory_limit = check_memory_limit(memory_limit) or default_memory_limit(
+        1 if workers == 0 else (workers or (None if scheduler or client else os.cpu_count())))
     cells = plan(problem_names, suite, solver_names, params, seed, count, time_limit, unavailable)
+    for c in cells:
+        c["memory_limit"] = memory_limit
     summary = RunSummary(run_id, planned=len(cells), unavailable=unavailable)
     with Store(db) as store:
         done = set() if force else store.keys(c["key"] for c in cells)
+        if done:
+            for k, (status, limit) in store.failed(done).items():
+                if (status == "error" and not keep_failed) or (status == "timeout" and (
+                        time_limit is None or (limit is not None and time_limit > limit))):
+                    done.discard(k)
+                    summary.retried += 1
         todo = [c for c in cells if c["key"] not in done]
         summary.cached = len(cells) - len(todo)
         if not todo:
             summary.seconds = time.perf_counter() - t0
             return summary
+        before = _run_ids(store, [c["key"] for c in todo])
+        mine = store.claim([c["key"] for c in todo], run_id)
+        waiting = [c for c in todo if c["key"] not in mine]
+        todo = [c for c in todo if c["key"] in mine]
+        summary.by_other_run = len(waiting)
+        lease = _Lease(store.path, run_id)
         bar = _progress(console, progress, len(todo))
         task = bar.add_task("cells", total=len(todo), status="") if bar else None
         prov = provenance()
@@ -264,14 +326,66 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
             ok = execute(todo, client=client, workers=workers, scheduler=scheduler, plugin_files=plugin_files,
                          on_row=on_row)
             summary.interrupted = not ok
+            while waiting and not summary.interrupted:  # cells another run claimed: wait, or take them over
+                time.sleep(0.5)
+                store.commit()
+                got = store.claim([c["key"] for c in waiting], run_id)
+                if not got:
+                    continue
+                now = _run_ids(store, list(got))
+                finished = {k for k in got if k in now and now[k] != before.get(k)}
+                store.release(run_id, finished)
+                take = [c for c in waiting if c["key"] in got and c["key"] not in finished]
+                waiting = [c for c in waiting if c["key"] not in got]
+                if take:
+                    summary.by_other_run -= len(take)
+                    ok = execute(take, client=client, workers=workers, scheduler=scheduler,
+                                 plugin_files=plugin_files, on_row=on_row)
+                    summary.interrupted = not ok
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
             store.commit()
+            lease.stop()
+            store.release(run_id)
             if bar:
                 bar.stop()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _run_ids(store: Store, keys: list[str]) -> dict:
+    out = {}
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        q = f"SELECT cache_key, run_id FROM cells WHERE cache_key IN ({','.join('?' * len(chunk))})"
+        out.update({r[0]: r[1] for r in store.con.execute(q, chunk)})
+    return out
+
+
+class _Lease:
+    """Renews a run's claims in the store from a background thread until stopped."""
+
+    def __init__(self, path, owner: str, every: float = LEASE_SECONDS / 4):
+        self._stop = threading.Event()
+
+        def loop():
+            import sqlite3
+
+            while not self._stop.wait(every):
+                try:
+                    con = sqlite3.connect(path, timeout=30)
+                    con.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + LEASE_SECONDS, owner))
+                    con.commit()
+                    con.close()
+                except sqlite3.Error:
+                    pass
+
+        self._thread = threading.Thread(target=loop, name="mmopt-lease", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def _progress(console, enabled: bool, total: int):

@@ -1,20 +1,31 @@
-"""Run a function in a forked child with a hard time limit.
+"""Run a function in a forked child with a hard time limit and a memory limit.
 
 The child sends back a dict of arrays (as ``.npz`` bytes) and a JSON
 object, so nothing is pickled. A child that runs past the limit is killed
 (``timeout``); one that raises or dies reports ``error`` with its message.
 Forking from the calling process keeps imports warm (milliseconds per cell).
+
+Nothing outlives its cell: the child starts its own session (process group),
+and the whole group is killed with SIGKILL when the child finishes, at the
+time limit, when the caller is interrupted, and, by a watchdog thread in the
+child, when the parent (the worker) or the driver (``watch_pids``) is gone.
+The memory limit is ``RLIMIT_AS`` of the child: the address space it had at
+the fork plus ``memory_limit`` bytes; a cell over it reports
+``memory limit N GB exceeded``.
 """
 from __future__ import annotations
 
 import gc
 import io
+import math
 import json
 import os
 import select
 import signal
 import struct
+import sys
 import time
+import threading
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -71,15 +82,114 @@ def run_inline(fn: Callable[[], tuple[dict, dict]]) -> Outcome:
         return Outcome("error", message=one_line(e), wall=time.perf_counter() - t0)
 
 
-def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None) -> Outcome:
+def check_time_limit(time_limit, what: str = "--time-limit") -> float | None:
+    """``None`` or a positive finite number of seconds; anything else is an input error."""
+    from .api import InputError
+
+    if time_limit is None:
+        return None
+    try:
+        t = float(time_limit)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number of seconds, got {time_limit!r}") from None
+    if not math.isfinite(t) or t <= 0:
+        raise InputError(f"{what} must be a positive number of seconds, got {time_limit!r}")
+    return t
+
+
+def check_memory_limit(memory_limit, what: str = "--memory-limit") -> float | None:
+    """``None`` or a positive finite number of GB."""
+    from .api import InputError
+
+    if memory_limit is None:
+        return None
+    try:
+        m = float(memory_limit)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be a number of GB, got {memory_limit!r}") from None
+    if not math.isfinite(m) or m <= 0:
+        raise InputError(f"{what} must be a positive number of GB, got {memory_limit!r}")
+    return m
+
+
+def default_memory_limit(workers: int | None = None) -> float:
+    """GB per cell: the machine's memory divided by the workers (one per core by default)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    n = workers if workers and workers > 0 else (os.cpu_count() or 1)
+    return max(0.5, round(total / n / (1 << 30), 1))
+
+
+def _vm_size() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _watchdog(parent: int, watch_pids: tuple[int, ...], period: float = 0.25) -> None:
+    """In the child: kill its own process group once the parent or a watched process is gone."""
+    def loop():
+        while True:
+            time.sleep(period)
+            if os.getppid() != parent or not all(_alive(p) for p in watch_pids):
+                try:
+                    os.killpg(0, signal.SIGKILL)
+                finally:
+                    os._exit(9)
+
+    threading.Thread(target=loop, name="mmopt-watchdog", daemon=True).start()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _memory_message(gb: float) -> str:
+    return f"memory limit {gb:g} GB exceeded"
+
+
+def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None,
+                memory_limit: float | None = None, watch_pids: tuple[int, ...] = ()) -> Outcome:
     """Run ``fn() -> (arrays, info)`` in a forked child killed after ``time_limit`` seconds.
 
-    ``time_limit`` None: no limit, still in a child (the user's code never runs inside mmopt).
+    ``time_limit`` None: no limit, still in a child (the user's code never
+    runs inside mmopt); otherwise a positive number (else InputError).
+    ``memory_limit``: GB the child may add to its address space (None: no
+    limit). ``watch_pids``: processes (the driver) whose end kills the cell.
     """
+    time_limit = check_time_limit(time_limit, "time limit")
+    memory_limit = check_memory_limit(memory_limit, "memory limit")
     if not hasattr(os, "fork"):
         return run_inline(fn)
     if time_limit is None:
         time_limit = float("inf")
+    watch_pids = tuple(int(p) for p in watch_pids if p and int(p) != os.getpid())
+    parent = os.getpid()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice by the child
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
     r, w = os.pipe()
     t0 = time.perf_counter()
     gc.freeze()  # the child's collector then never walks (and copies on write) the parent's objects
@@ -89,10 +199,23 @@ def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None) -
         try:
             gc.disable()  # short-lived: no collection pauses, no copy-on-write of the heap
             os.close(r)
+            os.setsid()
+            try:  # what the user's code prints goes to stderr, never into mmopt's (JSON) output
+                os.dup2(2, 1)
+            except OSError:
+                pass
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _watchdog(parent, watch_pids)
+            if memory_limit is not None:
+                import resource
+
+                cap = _vm_size() + int(memory_limit * (1 << 30))
+                resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             try:
                 arrays, info = fn()
                 payload = b"K" + _pack(arrays, info)
+            except MemoryError:
+                payload = b"M"
             except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
                 payload = b"E" + one_line(e).encode()
             view = memoryview(payload)
@@ -104,27 +227,39 @@ def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None) -
         finally:
             os._exit(code)
     os.close(w)
-    chunks, deadline, killed = [], t0 + time_limit, False
+    chunks, deadline, killed, st = [], t0 + time_limit, False, None
     try:
         while True:
             left = deadline - time.perf_counter()
             if left <= 0:
                 killed = True
                 break
-            ready, _, _ = select.select([r], [], [], min(left, 0.5))
+            ready, _, _ = select.select([r], [], [], min(left, 0.2))
             if ready:
                 data = os.read(r, 1 << 20)
                 if not data:
                     break
                 chunks.append(data)
+            else:
+                # the child may be gone while a process it started keeps the pipe open
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    st = status
+                    os.set_blocking(r, False)
+                    try:
+                        while data := os.read(r, 1 << 20):
+                            chunks.append(data)
+                    except BlockingIOError:
+                        pass
+                    break
     finally:
-        if killed:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        os.close(r)
-        _, st = os.waitpid(pid, 0)
+        if st is None:
+            _kill_group(pid)       # the child is not reaped yet: its pid still names the group
+            os.close(r)
+            _, st = os.waitpid(pid, 0)
+        else:
+            os.close(r)
+        _kill_group(pid)           # processes the child left behind in its group
     wall = time.perf_counter() - t0
     if killed:
         return Outcome("timeout", message=f"time limit of {time_limit:g} s exceeded", wall=wall)
@@ -132,8 +267,15 @@ def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None) -
     if data[:1] == b"K":
         arrays, info = _unpack(data[1:])
         return Outcome("ok", arrays, info, wall=wall)
+    if data[:1] == b"M" or (memory_limit is not None and data[:1] == b"E" and b"MemoryError" in data[:200]):
+        return Outcome("error", message=_memory_message(memory_limit) if memory_limit is not None
+                       else "MemoryError: out of memory", wall=wall)
     if data[:1] == b"E":
         return Outcome("error", message=data[1:].decode(errors="replace"), wall=wall)
+    if memory_limit is not None and os.WIFSIGNALED(st) and os.WTERMSIG(st) in (signal.SIGSEGV, signal.SIGABRT,
+                                                                                signal.SIGBUS):
+        return Outcome("error", message=_memory_message(memory_limit) + f" (killed by signal {os.WTERMSIG(st)})",
+                       wall=wall)
     if os.WIFSIGNALED(st):
         return Outcome("error", message=f"solver process killed by signal {os.WTERMSIG(st)}", wall=wall)
     return Outcome("error", message=f"solver process exited with code {os.WEXITSTATUS(st)} without a result",

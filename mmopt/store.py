@@ -1,8 +1,15 @@
 """SQLite result store: one row per cell, with provenance.
 
 The cache key of a cell is the SHA-256 of (instance hash, solver, solver
-version, canonical parameters); a stored key is not run again unless forced.
-Rows are committed as cells finish, so an interrupted run keeps them.
+version, canonical parameters); a stored key is not run again unless forced
+(failed cells are retried: see :func:`mmopt.runner.run`). Rows are committed
+as cells finish, so an interrupted run keeps them.
+
+Runs sharing a store claim the cells they compute (table ``claims``: the
+cell's key, the owner run, its host and pid, and a lease renewed while the
+run lives); a cell claimed by a live run is left to it. A file that is not
+an mmopt store (not SQLite, corrupted, a directory, a ``cells`` table with
+other columns) is refused with a one-line error and left untouched.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .api import json_default
+from .api import MmoptError, json_default
 
 DEFAULT_DB = "mmopt-results.sqlite"
 
@@ -33,6 +40,12 @@ COLUMNS = {
     "seconds": "REAL", "wall_seconds": "REAL", "time_limit": "REAL",
     "message": "TEXT", "stats": "TEXT", "metrics": "TEXT", "provenance": "TEXT", "created": "TEXT",
 }
+
+
+#: columns every mmopt ``cells`` table has had (older stores get the newer columns added)
+CORE_COLUMNS = {"cache_key", "problem", "suite", "solver", "params", "status", "objective"}
+LEASE_SECONDS = 60.0
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def default_db() -> str:
@@ -71,22 +84,68 @@ def provenance() -> dict:
                                    "distributed", "torch")}}
 
 
+def _pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError):
+        return True
+    return True
+
+
 class Store:
     """Results database (``with Store(path) as st: ...``)."""
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path or default_db())
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.path, timeout=30)
-        self.con.execute("PRAGMA journal_mode=WAL")
-        cols = ", ".join(f"{k} {v}" for k, v in COLUMNS.items())
-        self.con.execute(f"CREATE TABLE IF NOT EXISTS cells ({cols})")
-        have = {r[1] for r in self.con.execute("PRAGMA table_info(cells)")}
-        for k, v in COLUMNS.items():
-            if k not in have:
-                self.con.execute(f"ALTER TABLE cells ADD COLUMN {k} {v.replace(' PRIMARY KEY', '')}")
-        self.con.commit()
+        where = f"results store {self.path}"
+        if self.path.is_dir():
+            raise MmoptError(f"{where}: is a directory, not a SQLite file")
+        if self.path.exists():
+            try:
+                with open(self.path, "rb") as f:
+                    head = f.read(16)
+            except OSError as e:
+                raise MmoptError(f"{where}: cannot be read ({e.strerror})") from None
+            if head and head != _SQLITE_MAGIC:
+                raise MmoptError(f"{where}: not a SQLite file (not an mmopt results store)")
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise MmoptError(f"{where}: cannot create its folder ({e.strerror})") from None
+            if not os.access(self.path.parent, os.W_OK | os.X_OK):
+                raise MmoptError(f"{where}: folder {self.path.parent} is not writable")
+        try:
+            self.con = sqlite3.connect(self.path, timeout=30)
+        except sqlite3.Error as e:
+            raise MmoptError(f"{where}: cannot be opened ({e})") from None
+        try:
+            have = {r[1]: r for r in self.con.execute("PRAGMA table_info(cells)")}
+            if have:
+                pk = [r[1] for r in have.values() if r[5]]
+                foreign = set(have) - set(COLUMNS)
+                if foreign or not CORE_COLUMNS <= set(have) or pk != ["cache_key"]:
+                    raise MmoptError(f"{where}: its 'cells' table is not an mmopt results table "
+                                     f"(columns {', '.join(sorted(have))}); use another --db")
+            self.con.execute("PRAGMA journal_mode=WAL")
+            cols = ", ".join(f"{k} {v}" for k, v in COLUMNS.items())
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS cells ({cols})")
+            for k, v in COLUMNS.items():
+                if have and k not in have:
+                    self.con.execute(f"ALTER TABLE cells ADD COLUMN {k} {v.replace(' PRIMARY KEY', '')}")
+            self.con.execute("CREATE TABLE IF NOT EXISTS claims (cache_key TEXT PRIMARY KEY, owner TEXT, "
+                             "host TEXT, pid INTEGER, expires REAL)")
+            self.con.commit()
+        except MmoptError:
+            self.con.close()
+            raise
+        except sqlite3.Error as e:
+            self.con.close()
+            what = "is read-only or its folder is not writable" if "readonly" in str(e) or "unable to open" in \
+                str(e) else f"is corrupted or not an mmopt results store ({e})"
+            raise MmoptError(f"{where}: {what}") from None
 
     def __enter__(self) -> "Store":
         return self
@@ -109,6 +168,54 @@ class Store:
             q = f"SELECT cache_key FROM cells WHERE cache_key IN ({','.join('?' * len(chunk))})"
             found.update(r[0] for r in self.con.execute(q, chunk))
         return found
+
+    def failed(self, keys: Iterable[str]) -> dict[str, tuple[str, float | None]]:
+        """(status, time limit) of the stored cells among ``keys`` whose status is ``timeout`` or ``error``."""
+        keys = list(keys)
+        out = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = (f"SELECT cache_key, status, time_limit FROM cells WHERE status IN ('timeout', 'error') "
+                 f"AND cache_key IN ({','.join('?' * len(chunk))})")
+            out.update({r[0]: (r[1], r[2]) for r in self.con.execute(q, chunk)})
+        return out
+
+    # -- claims: runs sharing a store never compute the same cell twice ----------
+    def claim(self, keys: Iterable[str], owner: str, lease: float = LEASE_SECONDS) -> set[str]:
+        """Claim the cells ``keys`` not claimed by another live run; returns the keys now owned."""
+        keys, now, host = list(keys), time.time(), socket.gethostname()
+        self.commit()
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            taken = {}
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                q = f"SELECT cache_key, owner, host, pid, expires FROM claims WHERE cache_key IN ({','.join('?' * len(chunk))})"
+                taken.update({r[0]: r[1:] for r in self.con.execute(q, chunk)})
+            mine = set()
+            for k in keys:
+                t = taken.get(k)
+                if t is not None and t[0] != owner and t[3] > now and not (t[1] == host and not _pid_alive(t[2])):
+                    continue
+                mine.add(k)
+            self.con.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
+                                 [(k, owner, host, os.getpid(), now + lease) for k in mine])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return mine
+
+    def renew(self, owner: str, lease: float = LEASE_SECONDS) -> None:
+        self.con.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease, owner))
+        self.commit()
+
+    def release(self, owner: str, keys: Iterable[str] | None = None) -> None:
+        if keys is None:
+            self.con.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+        else:
+            self.con.executemany("DELETE FROM claims WHERE owner = ? AND cache_key = ?", [(owner, k) for k in keys])
+        self.commit()
 
     def commit(self) -> None:
         self.con.commit()

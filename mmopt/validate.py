@@ -31,6 +31,15 @@ def load_callable(spec: str) -> Callable:
     return fn
 
 
+def _probe(spec: str) -> tuple[dict, dict]:
+    """Child body: import the user's target; report its module file or the one-line error."""
+    try:
+        fn = load_callable(spec)
+    except MmoptError as e:
+        return {}, {"error": str(e)}
+    return {}, {"file": getattr(sys.modules.get(getattr(fn, "__module__", "")), "__file__", None)}
+
+
 @dataclass
 class ValidationResult:
     problem: str
@@ -71,17 +80,27 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
     """
     from .references import load_references, suite_hashes
     from .runner import execute
+    from .sandbox import check_time_limit, run_limited
 
-    fn = load_callable(spec)
+    time_limit = check_time_limit(time_limit)
+    if count is not None and count < 0:
+        raise MmoptError(f"--count must be >= 0, got {count}")
     p = get_problem(problem_name)
     n = p.suite(suite).count if count is None else min(count, p.suite(suite).count)
+    # the user's module is imported in a child (its code never runs inside mmopt): this checks the target
+    probe = run_limited(lambda: _probe(spec), time_limit)
+    if probe.status != "ok":
+        raise MmoptError(f"cannot load '{spec}': " + (probe.message if probe.status == "error" else
+                                                      f"importing it took longer than the time limit"))
+    if probe.info.get("error"):
+        raise MmoptError(probe.info["error"])
+    mod_file = probe.info.get("file")
     refs = load_references(problem_name, suite)
     hashes = suite_hashes(p, suite, n)
     name = USER_PREFIX + spec
     cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": name, "params": {}, "seed": 0,
               "hash": h, "key": h, "reference": refs.get(h), "time_limit": time_limit} for i, h in enumerate(hashes)]
     res = ValidationResult(problem_name, suite)
-    mod_file = getattr(sys.modules.get(getattr(fn, "__module__", "")), "__file__", None)
 
     def on_row(r):
         row = {"instance": r["instance"], "status": r["status"], "objective": r["objective"],
@@ -94,8 +113,6 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
             plugin_files=[Path(mod_file)] if mod_file and (workers or scheduler) else [])
     res.rows.sort(key=lambda r: r["instance"])
     if res.all_feasible:  # feasibility first; then the promises a solver keeps (mmopt.testing)
-        from .sandbox import run_limited
-
         out = run_limited(lambda: _conformance(spec, problem_name, suite), time_limit)
         res.conformance = out.info.get("failure") if out.status == "ok" else f"{out.status}: {out.message}"
     return res

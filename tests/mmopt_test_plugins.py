@@ -68,3 +68,29 @@ def user_nondeterministic(instance):
     assoc, V = _mrt(instance)
     return {"assoc": assoc, "V": V * np.exp(1j * np.random.default_rng().uniform())}
 
+
+
+@solver("test-spawns", problems=["maxmin-assoc-bf"], kind="baseline")
+def spawns(instance, *, seconds: float = 60.0):
+    """Starts ``sleep 97`` (its pid written to $MMOPT_TEST_PIDS) and then sleeps: nothing may survive the cell."""
+    import subprocess
+
+    p = subprocess.Popen(["sleep", "97"])
+    folder = os.environ.get("MMOPT_TEST_PIDS")
+    if folder:
+        with open(os.path.join(folder, f"{p.pid}.pid"), "w") as f:
+            f.write(str(p.pid))
+    time.sleep(seconds)
+    return {}, {}
+
+
+@solver("test-hog", problems=["maxmin-assoc-bf"], kind="baseline")
+def hog(instance, *, gb: float = 4.0):
+    """Allocates ``gb`` GB at once."""
+    x = np.ones(int(gb * (1 << 30) // 8))
+    return {}, {"n": float(x[-1])}
+
+
+def user_prints(instance):
+    print("chatter from the user's function")
+    return user_feasible(instance)

@@ -46,10 +46,17 @@ def test_failures_are_recorded_and_the_run_continues(tmp_path, client):
     prov = json.loads(by["exhaustive"].provenance)
     assert {"mmopt", "python", "host", "numpy", "dask"} <= set(prov)
     assert json.loads(by["exhaustive"].stats)["status"] == "opt"
-    # second run: everything served from the store; --force re-runs
+    # second run: finished cells served from the store, stored errors retried (unless keep_failed); --force re-runs
     s2 = run(["maxmin-assoc-bf"], "smoke", ["test-mrt", "test-raises"], db=str(db), time_limit=3.0, count=2,
              progress=False, client=client)
-    assert s2.cached == 4 and s2.ran == 0
+    assert s2.cached == 2 and s2.retried == 2 and s2.counts == {"error": 2}
+    s2 = run(["maxmin-assoc-bf"], "smoke", ["test-mrt", "test-raises"], db=str(db), time_limit=3.0, count=2,
+             progress=False, client=client, keep_failed=True)
+    assert s2.cached == 4 and s2.ran == 0 and s2.retried == 0
+    # a stored timeout is re-run only under a larger time limit
+    s2 = run(["maxmin-assoc-bf"], "smoke", ["test-sleeps"], db=str(db), time_limit=3.0, count=2, progress=False,
+             client=client)
+    assert s2.cached == 2 and s2.retried == 0
     s3 = run(["maxmin-assoc-bf"], "smoke", ["test-mrt"], db=str(db), time_limit=3.0, count=2, progress=False,
              client=client, force=True)
     assert s3.ran == 2

@@ -138,7 +138,18 @@ def search_duality(H, P, noise, assocs, bounds, *, rel_tol: float = 1e-6, chunk:
             "capped": n_capped, "socp_fallbacks": n_fallback, "iterations": iters, "pair_solves": pair_solves}
 
 
-@solver("exhaustive", problems=["maxmin-assoc-bf"], kind="reference", version=2)
+#: largest association space L**K searched exhaustively (4**10: the largest suite, ``large``, is within it)
+MAX_ASSOCIATIONS = 4 ** 10
+
+
+def _applies(instance, **_) -> str | None:
+    K, L = instance["H"].shape[:2]
+    if L ** K > MAX_ASSOCIATIONS:
+        return f"L**K = {L}**{K} associations exceed the exhaustive limit of {MAX_ASSOCIATIONS}"
+    return None
+
+
+@solver("exhaustive", problems=["maxmin-assoc-bf"], kind="reference", version=2, applies=_applies)
 def exhaustive(instance, *, inner: str = "duality", rel_tol: float = 1e-6, prune: bool = True):
     """Exact optimum over all L^K associations with certified inner beamforming.
 
