@@ -194,12 +194,14 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def conform(arrays: dict[str, np.ndarray], keys: tuple[Key, ...]) -> dict[str, np.ndarray]:
-    """Undo MATLAB's shape conventions: scalars and vectors come back as 2-D."""
+    """Undo MATLAB's conventions: scalars and vectors come back as 2-D, logicals as uint8."""
     out = dict(arrays)
     for k in keys:
         if k.name not in out:
             continue
         a = out[k.name]
+        if k.dtype == "bool" and a.dtype == np.uint8 and np.all(a <= 1):
+            a = out[k.name] = a.astype(bool)
         if len(k.shape) == 0 and a.size == 1:
             out[k.name] = a.reshape(())
         elif len(k.shape) == 1 and a.ndim == 2 and 1 in a.shape:
