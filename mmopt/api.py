@@ -318,7 +318,8 @@ class Problem(abc.ABC):
         return []
 
     def plot(self, frame, out_dir, suite: str) -> list:
-        """Write the paper's figures for ``suite`` from the store rows ``frame`` (a DataFrame)."""
+        """Write the paper's figures for ``suite`` from the store rows ``frame`` (a DataFrame of every suite
+        of this problem in the store: a figure may sweep over suites); return the paths (none by default)."""
         return []
 
     def reproduction(self, frame, suite: str) -> list[dict]:

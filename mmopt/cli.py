@@ -436,8 +436,8 @@ def plot(problem, suite, db, out_dir):
     if not path.is_file():
         raise MmoptError(f"{path}: no results store (run `mmopt run --suite {suite} --problems {problem}` first)")
     with Store(path) as st:
-        frame = st.frame(problems=[problem], suites=[suite])
-    if frame.empty:
+        frame = st.frame(problems=[problem])  # every suite: a figure may sweep over suites
+    if frame.empty or not (frame["suite"] == suite).any():
         raise MmoptError(f"{path}: no cells of {problem}/{suite} (run `mmopt run --suite {suite} "
                          f"--problems {problem}` first)")
     paths = p.plot(frame, Path(out_dir), suite)

@@ -228,3 +228,18 @@ def test_plot_draws_highway_figures_from_the_store(tmp_path, monkeypatch):
                           "--suite", "smoke", "--db", str(tmp_path / "none.sqlite"), "--out", str(tmp_path / "x")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "no results store" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_plot_draws_the_maxmin_pilot_sweep_across_suites(tmp_path):
+    db = str(tmp_path / "r.sqlite")
+    for n in (1, 4):
+        run(["maxmin-assoc-bf"], f"pilots-{n}", ["max-gain"], db=db, workers=0, count=2, progress=False)
+    p = get_problem("maxmin-assoc-bf")
+    with Store(db) as st:
+        frame = st.frame(problems=[p.name])
+    paths = p.plot(frame, tmp_path / "fig", "pilots-1")
+    assert {x.name for x in paths} == {"pilot_sweep.csv", "pilot_sweep.md", "pilot_sweep.png"}
+    rows = (tmp_path / "fig" / "pilot_sweep.csv").read_text().splitlines()
+    assert rows[0] == "n_u,max-gain min_rate,max-gain gap" and [r.split(",")[0] for r in rows[1:]] == ["1", "4"]
+    # max-gain uses perfect CSI: its gap does not depend on the pilots
+    assert rows[1].split(",")[2] == rows[2].split(",")[2]

@@ -43,7 +43,7 @@ def plot(problem, frame, out: Path, suite: str, fig4_n: int | None = None) -> li
     """Figs. 4 and 7 and ``highway_figures.md`` from the store rows ``frame`` of ``suite``."""
     fig4_n = FIG4_VEHICLES if fig4_n is None else fig4_n
     rows, fig4 = [], defaultdict(list)
-    ok = frame[frame["status"].isin(["ok", "mismatch"])]
+    ok = frame[frame["status"].isin(["ok", "mismatch"]) & (frame["suite"] == suite)]
     for r in ok.itertuples(index=False):
         if r.solver not in ("oracle-bound",) + STRATEGIES:
             continue

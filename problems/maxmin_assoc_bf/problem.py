@@ -259,6 +259,12 @@ class MaxMinAssocBF(Problem):
     def objective(self, instance, solution) -> float:
         return min_rate(instance["H"], instance["noise"], solution["assoc"], solution["V"])
 
+    def plot(self, frame, out_dir, suite: str) -> list:
+        """The pilot sweep (Figs. 6(a), 7(b)) over every ``pilots-*`` suite in the store."""
+        from .figures import plot
+
+        return plot(frame, out_dir, suite)
+
     def metrics(self, instance, solution) -> dict[str, float]:
         s = sinr(instance["H"], instance["noise"], solution["assoc"], solution["V"])
         return {"min_sinr_db": float(10 * np.log10(max(s.min(), 1e-300))),
