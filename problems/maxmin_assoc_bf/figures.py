@@ -21,10 +21,23 @@ import numpy as np
 
 
 def plot(frame, out: Path, suite: str) -> list[Path]:
-    sub = frame[frame["suite"].str.startswith("pilots-")].copy()
+    import pandas as pd
+
+    from mmopt.references import load_manifest
+
+    # a cell belongs to pilots-N when its instance is one of that suite's (by hash): pilots-16 shares its
+    # instances, and so its stored cells, with the paper suite
+    parts = []
+    for name in sorted({s for s in frame["suite"].unique() if s.startswith("pilots-")} | {"pilots-16"}):
+        hashes = set(load_manifest("maxmin-assoc-bf", name) or [])
+        part = frame[frame["instance_hash"].isin(hashes)].copy()
+        part["n_u"] = int(name.split("-")[1])
+        parts.append(part)
+    sub = pd.concat(parts) if parts else frame.iloc[:0]
+    sub = sub[(sub["suite"].str.startswith("pilots-") | (sub["n_u"] == 16)) & (sub["kind"] != "reference")]
     if sub.empty:
         return []
-    sub["n_u"] = sub["suite"].str.split("-").str[1].astype(int)
+    sub = sub.drop_duplicates(["n_u", "solver", "params", "instance_hash"])
     sub = sub[sub["status"] != "skipped"]
     sub["label"] = [s if json.loads(p or "{}").get("train_pilots", 0) in (0, None)
                     else f"{s} (trained at N_u = {json.loads(p)['train_pilots']})"
