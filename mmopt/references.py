@@ -87,7 +87,7 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
     params = s.canonical_params(params)
     count = p.suite(suite).count
     idx = list(indices) if indices is not None else list(range(count))
-    mpath = write_manifest(p, suite, root)
+    write_manifest(p, suite, root)
     hashes = load_manifest(problem_name, suite, root)
     cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": solver_name, "params": params,
               "seed": int(params.get("seed", 0)), "hash": hashes[i], "key": hashes[i], "reference": None,
@@ -131,7 +131,6 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
         keep = {r["index"]: r for r in load_references(problem_name, suite, root).values()
                 if r.get("index") not in set(idx)}
         recs = list(keep.values()) + recs
-    del mpath
     return write_references(path, recs)
 
 

@@ -82,34 +82,29 @@ def run_inline(fn: Callable[[], tuple[dict, dict]]) -> Outcome:
         return Outcome("error", message=one_line(e), wall=time.perf_counter() - t0)
 
 
-def check_time_limit(time_limit, what: str = "--time-limit") -> float | None:
-    """``None`` or a positive finite number of seconds; anything else is an input error."""
+def _positive(value, what: str, unit: str) -> float | None:
+    """``None`` or a positive finite number; anything else is an input error naming ``what``."""
     from .api import InputError
 
-    if time_limit is None:
+    if value is None:
         return None
     try:
-        t = float(time_limit)
+        x = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number of seconds, got {time_limit!r}") from None
-    if not math.isfinite(t) or t <= 0:
-        raise InputError(f"{what} must be a positive number of seconds, got {time_limit!r}")
-    return t
+        raise InputError(f"{what} must be a number of {unit}, got {value!r}") from None
+    if not math.isfinite(x) or x <= 0:
+        raise InputError(f"{what} must be a positive number of {unit}, got {value!r}")
+    return x
+
+
+def check_time_limit(time_limit, what: str = "--time-limit") -> float | None:
+    """``None`` or a positive finite number of seconds; anything else is an input error."""
+    return _positive(time_limit, what, "seconds")
 
 
 def check_memory_limit(memory_limit, what: str = "--memory-limit") -> float | None:
     """``None`` or a positive finite number of GB."""
-    from .api import InputError
-
-    if memory_limit is None:
-        return None
-    try:
-        m = float(memory_limit)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a number of GB, got {memory_limit!r}") from None
-    if not math.isfinite(m) or m <= 0:
-        raise InputError(f"{what} must be a positive number of GB, got {memory_limit!r}")
-    return m
+    return _positive(memory_limit, what, "GB")
 
 
 def default_memory_limit(workers: int | None = None) -> float:
