@@ -246,3 +246,38 @@ def test_suites_train_role_and_disjoint_seeds():
     assert train.seed not in {s.seed for s in P.suites.values() if s.role == "eval"}
     assert [P.instance_params("paper", i)["U"] for i in range(4)] == [1, 2, 3, 4]
     assert P.suite("paper").count == 800 and P.suite("bsm-100").params["bsm_interval"] == 100
+
+
+def test_contract_matches_matmul():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2, 3, 64)) + 1j * rng.standard_normal((2, 3, 64))
+    b = rng.standard_normal((64, 5)) + 1j * rng.standard_normal((64, 5))
+    assert np.allclose(phy.contract(a, b), a @ b, rtol=1e-12, atol=1e-12)
+    x, v = rng.standard_normal((7, 3)), rng.standard_normal(3)
+    assert np.allclose(phy.contract(x, v), x @ v, rtol=1e-13, atol=1e-13)
+
+
+def _cpu_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(" avx2" not in _cpu_flags(), reason="needs an x86 CPU with AVX2 (two OpenBLAS kernels)")
+def test_generation_does_not_depend_on_the_blas_kernel():
+    """Instance hashes are the same under two OpenBLAS kernels (``@`` in the generator made them differ)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from mmopt.registry import get_problem; p = get_problem('sumrate-bs-beam'); "
+            "print(' '.join(p.generate('small', i).hash for i in (0, 1)))")
+    out = set()
+    for core in ("Sandybridge", "Haswell"):
+        env = dict(os.environ, OPENBLAS_CORETYPE=core)
+        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-500:]
+        out.add(r.stdout.strip())
+    assert len(out) == 1

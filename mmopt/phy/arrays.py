@@ -61,3 +61,32 @@ def ula_array_factor(x, n: int) -> np.ndarray:
     ratio = np.where(small, np.cos(n * np.pi * x / 2) / np.where(small, np.cos(np.pi * x / 2), 1.0),
                      np.sin(n * np.pi * x / 2) / (n * np.where(small, 1.0, s)))
     return np.exp(1j * np.pi * (n - 1) * x / 2) * ratio
+
+
+def contract(a, b) -> np.ndarray:
+    """``a @ b`` for ``a`` (..., K) and ``b`` (K,) or (K, C), bit-identical on every CPU.
+
+    BLAS picks its kernel at run time from the CPU, and kernels round
+    differently, so ``@`` can change the last bits of a generated instance
+    (and its hash) from one machine to the next. This sums the K products in
+    index order with elementwise real arithmetic only (complex operands are
+    split into real and imaginary parts), which IEEE 754 rounds the same
+    everywhere.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    vec = b.ndim == 1
+    b = b[:, None] if vec else b
+    if np.iscomplexobj(a) or np.iscomplexobj(b):
+        ar, ai, br, bi = a.real, a.imag, b.real, b.imag
+        re = ar[..., 0, None] * br[0] - ai[..., 0, None] * bi[0]
+        im = ar[..., 0, None] * bi[0] + ai[..., 0, None] * br[0]
+        for k in range(1, a.shape[-1]):
+            re = re + (ar[..., k, None] * br[k] - ai[..., k, None] * bi[k])
+            im = im + (ar[..., k, None] * bi[k] + ai[..., k, None] * br[k])
+        out = re + 1j * im
+    else:
+        out = a[..., 0, None] * b[0]
+        for k in range(1, a.shape[-1]):
+            out = out + a[..., k, None] * b[k]
+    return out[..., 0] if vec else out
+

@@ -347,8 +347,8 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
         hit = phy.segments_hit_boxes(a3[:, :2], b3[:, :2], rects) & np.tile(not_own, (reps, 1))
         d = b3[:, :2] - a3[:, :2]
         cen = 0.5 * (rects[:, :2] + rects[:, 2:])
-        tc = (cen[None] - a3[:, None, :2]) @ d[:, :, None]
-        tc = tc[..., 0] / np.maximum((d ** 2).sum(1), 1e-12)[:, None]
+        tc = (cen[None] - a3[:, None, :2])
+        tc = (tc[..., 0] * d[:, None, 0] + tc[..., 1] * d[:, None, 1]) / np.maximum((d ** 2).sum(1), 1e-12)[:, None]
         zc = a3[:, 2:3] + np.clip(tc, 0, 1) * (b3[:, 2:3] - a3[:, 2:3])
         block = hit & (heights[None, :] > zc)
         loss = (block * loss_db[None, :]).sum(1)
@@ -390,7 +390,7 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
             dvec = ue - src
             dist = np.linalg.norm(dvec, axis=1)
             g = gains[j] * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam)
-            sin_t = (dvec / dist[:, None]) @ right[b]
+            sin_t = phy.contract(dvec / dist[:, None], right[b])
             j += 1
         else:
             img = phy.mirror(np.broadcast_to(src, (K, 3)), axis, plane)
@@ -403,14 +403,14 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
             g = np.where(ok, amp * gam * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam), 0.0)
             dep = rpn - src
             dn = np.linalg.norm(dep, axis=1)
-            sin_t = np.where(ok, (dep / np.maximum(dn, 1e-9)[:, None]) @ right[b], 0.0)
+            sin_t = np.where(ok, phy.contract(dep / np.maximum(dn, 1e-9)[:, None], right[b]), 0.0)
         H[:, b] += g[:, None] * phy.ula_response(sin_t, N)
     return H * np.sqrt(snr0)
 
 
 def beam_gains(H: np.ndarray, codebook: np.ndarray) -> np.ndarray:
     """``|h^H f_n|^2`` for every beam: (..., N) channels -> (..., C) gains."""
-    return np.abs(H.conj() @ codebook.T) ** 2
+    return np.abs(phy.contract(H.conj(), codebook.T)) ** 2
 
 
 # ---------------------------------------------------------------------------
