@@ -1,7 +1,8 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    creates .venv, installs mmopt with every extra, runs the benchmark matrix, prints the table
 #   make test   creates .venv, installs mmopt with every extra, runs the tests
-# The learned extra is PyTorch (>=2.3,<2.14, CPU build where pip's wheel folder has one).
+# The learned extra is PyTorch (>=2.3,<2.14, CPU build where pip's wheel folder has one); the sumo
+# extra is Eclipse SUMO (eclipse-sumo wheel, ~165 MB download) for random-beam-config's mobility="sumo".
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ SUITE ?= small
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,learned]"
+	$(PY) -m pip install --quiet -e ".[test,learned,sumo]"
 	touch $@
 
 install: $(VENV)/.installed

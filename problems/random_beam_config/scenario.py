@@ -9,14 +9,25 @@ problem statement (:mod:`mmopt.problems.random_beam_config.problem`).
   52 GHz: a zone is in line of sight of a gNB iff the segment between them
   crosses no building; NLoS links are not modelled, their gain is 0). The
   paper uses the LuST trace of Luxembourg (2 x 2 km^2, 51 gNBs, > 2,500
-  vehicles); LuST cannot be downloaded at run time, so the mobility is a
-  pure-numpy Manhattan model (SUMO is not used).
-* **Mobility.** Vehicles start uniformly on the street edges and drive for
-  ``drive_s`` seconds at a speed uniform in [8, 14] m/s, on one of two lanes
-  (2.5 or 7.5 m right of the street axis); at an intersection they go straight
-  with probability 1/2, left or right with 1/4 each (no U-turn, renormalised at
-  the city border). An instance is the snapshot at the end.
+  vehicles); LuST cannot be downloaded at run time, so the vehicles move on
+  the grid under one of two mobility models (``mobility``).
+* **Mobility** ``"manhattan"`` (the default, pure numpy, every suite).
+  Vehicles start uniformly on the street edges and drive for ``drive_s``
+  seconds at a speed uniform in [8, 14] m/s, on one of two lanes (2.5 or 7.5 m
+  right of the street axis); at an intersection they go straight with
+  probability 1/2, left or right with 1/4 each (no U-turn, renormalised at the
+  city border), with no interaction between vehicles. An instance is the
+  snapshot at the end.
+* **Mobility** ``"sumo"`` (the optional extra ``sumo``: ``pip install
+  "mmopt[sumo]"``). The same grid built by SUMO's ``netgenerate`` (two lanes
+  per direction at the same offsets, a traffic light at every intersection),
+  ``vehicles`` random trips (``randomTrips.py``) departing over a 10 s
+  insertion phase, and SUMO's car following, lane changing and signals for
+  ``drive_s`` seconds more; the snapshot holds every vehicle
+  (:mod:`mmopt.problems.random_beam_config.sumo` states the commands). No
+  suite uses it: its instances depend on the SUMO version.
 * **Zones.** 10 x 10 m squares; only non-empty zones are kept (``vehicles``).
+  Everything from here on is the same for both mobility models.
 * **gNBs.** ``G`` distinct intersections drawn at random (traffic lights), the
   gNB 3 m off the intersection centre along the diagonal; 52 GHz, 33 dBm
   shared equally by the active beams, a 64 x 64 UPA with 4 RF chains (B = 4).
@@ -49,7 +60,10 @@ from itertools import combinations
 import numpy as np
 
 from mmopt import phy
+from mmopt.api import MmoptError
 from mmopt.phy.cqi import cqi_min_sinr
+
+from .sumo import sumo_snapshot
 
 DEFAULTS: dict = {
     "G": 3,                 # gNBs
@@ -70,6 +84,7 @@ DEFAULTS: dict = {
     "r_max": 400.0,         # m
     "shadow_db": 4.0,
     "gnb_offset": 3.0,      # m along the diagonal from the intersection centre
+    "mobility": "manhattan",  # vehicle mobility: "manhattan" (numpy) or "sumo" (SUMO, optional extra)
 }
 
 _DIRS = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
@@ -112,6 +127,18 @@ def manhattan_snapshot(p: dict, rng: np.random.Generator) -> np.ndarray:
     return node * L + u * s[:, None] + right * lane[:, None]
 
 
+#: the mobility models: ``mobility`` -> function (params, rng) -> vehicle positions (V, 2) at the snapshot
+MOBILITY = {"manhattan": manhattan_snapshot, "sumo": sumo_snapshot}
+
+
+def vehicle_positions(p: dict, rng: np.random.Generator) -> np.ndarray:
+    """Vehicle positions (V, 2) at the snapshot under the mobility model named by ``p["mobility"]``."""
+    mobility = p.get("mobility", "manhattan")
+    if not isinstance(mobility, str) or mobility not in MOBILITY:
+        raise MmoptError(f"random-beam-config: unknown mobility {mobility!r} (allowed: {', '.join(MOBILITY)})")
+    return MOBILITY[mobility](p, rng)
+
+
 def buildings(p: dict) -> np.ndarray:
     """Building rectangles (xmin, ymin, xmax, ymax) filling the blocks."""
     nx, ny, L, w = int(p["nx"]), int(p["ny"]), float(p["pitch"]), float(p["street_w"])
@@ -140,7 +167,7 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     G, K, B = int(p["G"]), int(p["K"]), int(p["B"])
     widths = [float(w) for w in p["widths"]]
     # -- vehicles and zones -------------------------------------------------
-    pos = manhattan_snapshot(p, rng)
+    pos = vehicle_positions(p, rng)
     zs = float(p["zone"])
     origin = -float(p["street_w"])
     cell = np.floor((pos - origin) / zs).astype(np.int64)
