@@ -84,6 +84,60 @@ def test_exact_methods_agree_and_bound(smoke):
         assert b["status"] == "bound" and b["bound"] >= st0["value"]
 
 
+def test_superset_mean_max_brute_force():
+    from mmopt.solvers.reference.beamconfig_exhaustive import _superset_mean_max
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        n = int(rng.integers(1, 7))
+        se, w = rng.uniform(0, 5, n), rng.integers(1, 4, n).astype(float)
+        kind = rng.integers(0, 3, n)                      # 0 impossible, 1 possible, 2 certain
+        cert, extra = kind == 2, kind == 1
+        best = 0.0
+        for r in range(n + 1):
+            for sub in itertools.combinations(np.nonzero(extra)[0], r):
+                S = np.nonzero(cert)[0].tolist() + list(sub)
+                if S:
+                    best = max(best, float(np.sum(w[S] * se[S]) / np.sum(w[S])))
+        got = _superset_mean_max(np.sum(w * se * cert), np.sum(w * cert), se, w, extra)
+        assert got == pytest.approx(best, rel=1e-12, abs=1e-12)
+
+
+def test_partial_assignment_bounds_dominate_every_completion(smoke):
+    """The bnb node bound (sum of per-gNB bounds) >= T of the best completion, by enumeration."""
+    from mmopt.solvers.reference.beamconfig_exhaustive import BeamBounds
+    rng = np.random.default_rng(7)
+    for inst in [*smoke[:3], P.generate("small", 2)]:
+        G, Z = inst["valid"].shape[0], inst["gain"].shape[3]
+        bb = BeamBounds(inst, list(range(G)), np.arange(Z))
+        lists = [np.nonzero(inst["valid"][g])[0] for g in range(G)]
+        allrows = np.array(list(itertools.product(*lists)), dtype=np.int64)
+        T_all = network_rates(inst, allrows)
+        for _ in range(6):
+            assigned = rng.random(G) < 0.6
+            cfg = np.array([rng.choice(x) for x in lists], dtype=np.int64) * assigned
+            match = np.all((allrows == cfg) | ~assigned, axis=1)
+            ub = sum(float(bb.value(g, assigned, cfg)) for g in range(G))
+            assert ub >= T_all[match].max() * (1 - 1e-12)
+            if assigned.all():   # nothing open: the bound is the objective itself
+                assert ub == pytest.approx(T_all[match].max(), rel=1e-9)
+
+
+def test_bnb_equals_exhaustive_on_small_and_cluster_bound():
+    ex, bb, cb = (get_solver(n, P.name) for n in ("exhaustive", "bnb", "cluster-bound"))
+    for i in (2, 4, 8):
+        inst = P.generate("small", i)
+        opt = ex.solve(inst)[1]["value"]
+        s1 = bb.solve(inst)[1]
+        assert s1["status"] == "opt" and s1["value"] == pytest.approx(opt, rel=1e-9)
+        b = cb.solve(inst)[1]
+        assert opt <= b["bound"] <= interference_free_bound(inst)
+    # a time-limited search reports best-known with a valid bracket
+    inst = P.generate("small", 1)
+    s, st = bb.solve(inst, time_limit=0.05)
+    opt = ex.solve(inst)[1]["value"]
+    assert st["value"] <= opt * (1 + 1e-9) <= st["bound"] * (1 + 1e-9)
+
+
 def test_exhaustive_declines_large():
     inst = P.generate("paper", 0)
     assert get_solver("exhaustive", P.name).applies(inst) is not None
