@@ -130,12 +130,30 @@ def test_bnb_equals_exhaustive_on_small_and_cluster_bound():
         s1 = bb.solve(inst)[1]
         assert s1["status"] == "opt" and s1["value"] == pytest.approx(opt, rel=1e-9)
         b = cb.solve(inst)[1]
-        assert opt <= b["bound"] <= interference_free_bound(inst)
+        assert opt <= b["bound"] * (1 + 1e-12) and b["bound"] <= interference_free_bound(inst)
+        if inst["valid"].shape[0] <= 4:   # one cluster holds every gNB: the table is exact
+            assert b["bound"] == pytest.approx(opt, rel=1e-9)
     # a time-limited search reports best-known with a valid bracket
     inst = P.generate("small", 1)
     s, st = bb.solve(inst, time_limit=0.05)
     opt = ex.solve(inst)[1]["value"]
     assert st["value"] <= opt * (1 + 1e-9) <= st["bound"] * (1 + 1e-9)
+
+
+def test_group_moves_between_best_response_and_optimum():
+    from mmopt.solvers.reference.beamconfig_exhaustive import local_search
+    ex = get_solver("exhaustive", P.name)
+    for i in (0, 2, 4):                            # G = 4
+        inst = P.generate("small", i)
+        G = inst["valid"].shape[0]
+        opt = ex.solve(inst)[1]["value"]
+        start = np.zeros(G, dtype=np.int64)
+        c1, v1 = local_search(inst, start)
+        c2, v2 = local_search(inst, c1, size=2)
+        assert v1 <= v2 * (1 + 1e-12) and v2 <= opt * (1 + 1e-12)
+        assert v2 == pytest.approx(float(network_rates(inst, c2[None, :])[0]), rel=1e-12)
+        cG, vG = local_search(inst, start, size=G)    # one group of every gNB: exhaustive search
+        assert vG == pytest.approx(opt, rel=1e-9)
 
 
 def test_exhaustive_declines_large():
