@@ -44,7 +44,7 @@ By Lemma 1 the randomised problems (12)/(14) have the deterministic optimum
   by the root and the interference-free bounds). Declines instances with more than
   ``max_products`` (1e8) network configurations unless told otherwise.
 * ``cluster-bound``: the root bound of ``bnb`` with clusters of ``cluster`` = 4
-  (at most the interference-free bound), status ``bound``, at any scale; at ``paper`` it is 1.17-1.75 times the
+  (at most the interference-free bound), status ``bound``, at any scale; at ``paper`` it is 1.10-1.60 times the
   best-known value where the interference-free bound is 2.3-3.6 times.
 * ``interference-free-bound``: :func:`~mmopt.problems.random_beam_config.interference_free_bound`,
   status ``bound``, at any scale.
