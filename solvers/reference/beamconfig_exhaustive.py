@@ -378,12 +378,7 @@ class _BnB:
 def _incumbent(instance, gs, zs, restarts: int, deadline: float = np.inf):
     """Best response from all-empty, from each gNB's best configuration alone and from ``restarts`` random
     starts; then group moves of 2 and 3 interacting gNBs from the best of them, until ``deadline``."""
-    starts = [np.zeros(len(gs), dtype=np.int64)]
-    alone = []
-    for g in gs:
-        cs = np.nonzero(instance["valid"][g])[0]
-        alone.append(cs[int(np.argmax(network_rates(instance, cs[:, None], gnbs=[g], zones=zs)))])
-    starts.append(np.array(alone, dtype=np.int64))
+    starts = [np.zeros(len(gs), dtype=np.int64), _selfish(instance, gs, zs)]
     rs = np.random.default_rng(0)
     for _ in range(int(restarts)):
         starts.append(np.array([rs.choice(np.nonzero(instance["valid"][g])[0]) for g in gs], dtype=np.int64))
@@ -469,13 +464,14 @@ def cluster_bound_solver(instance, *, cluster=4):
                              "seconds": time.perf_counter() - t0}
 
 
-def _selfish(instance) -> np.ndarray:
-    valid = instance["valid"]
-    cfg = np.zeros(valid.shape[0], dtype=np.int64)
-    for g in range(valid.shape[0]):
-        cs = np.nonzero(valid[g])[0]
-        cfg[g] = cs[int(np.argmax(network_rates(instance, cs[:, None], gnbs=[g])))]
-    return cfg
+def _selfish(instance, gnbs=None, zones=None) -> np.ndarray:
+    """Each listed gNB's (default all) best configuration alone, evaluated on ``zones`` (default all)."""
+    gnbs = range(instance["valid"].shape[0]) if gnbs is None else gnbs
+    out = []
+    for g in gnbs:
+        cs = np.nonzero(instance["valid"][g])[0]
+        out.append(cs[int(np.argmax(network_rates(instance, cs[:, None], gnbs=[g], zones=zones)))])
+    return np.array(out, dtype=np.int64)
 
 
 @solver("interference-free-bound", problems=[PROBLEM], kind="reference", version=2)
