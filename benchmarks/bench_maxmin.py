@@ -32,8 +32,8 @@ import warnings
 
 import numpy as np
 from mmopt.problems.maxmin_assoc_bf import DEFAULTS
-from mmopt.solvers.reference.beamforming import maxmin_socp
-from mmopt.solvers.reference.duality import maxmin_duality
+from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.solvers.duality import maxmin_duality
 
 from mmopt.api import Instance
 from mmopt.registry import get_problem, get_solver
@@ -68,8 +68,8 @@ def bench_size(K, L, Mr, Mc, n_inst, n_assoc, exhaustive_max_k, rng):
             rel.append(abs(d_info["sinr"] - s_info["sinr"]) / s_info["sinr"])
         if K <= 7:
             # every association of the instance solved in one batch, no pruning: amortised cost
-            from mmopt.solvers.reference.duality import solve_associations
-            from mmopt.solvers.reference.maxmin_exhaustive import all_associations
+            from mmopt.problems.maxmin_assoc_bf.solvers.duality import solve_associations
+            from mmopt.problems.maxmin_assoc_bf.solvers.exhaustive import all_associations
 
             A_all = all_associations(K, L)
             _, t = timed(solve_associations, H, P, noise, A_all, tol=1e-7, prune=False)

@@ -24,8 +24,8 @@ import numpy as np
 
 from mmopt.problems.sumrate_bs_beam import gain_table
 from mmopt.registry import get_problem
-from mmopt.solvers.reference.sumrate_bnb import branch_and_bound
-from mmopt.solvers.reference.sumrate_exhaustive import exhaustive_search
+from mmopt.problems.sumrate_bs_beam.solvers.bnb import branch_and_bound
+from mmopt.problems.sumrate_bs_beam.solvers.exhaustive import exhaustive_search
 
 
 def main() -> None:

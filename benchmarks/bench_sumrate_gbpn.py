@@ -32,20 +32,14 @@ import numpy as np
 
 from mmopt.problems.sumrate_bs_beam import gain_table, genie_assignment, greedy_capacity_assign, sum_rate
 from mmopt.problems.sumrate_bs_beam.problem import topk_accuracy
+from mmopt.references import load_references
 from mmopt.registry import get_problem, get_solver
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = "bem-gbpn,bb-gbpn,p-gbpn,bem-gbpn-nomoe,reactive-handoff,max-gain-interference-aware,genie-max-gain"
 
 
 def references(suite: str) -> dict:
-    path = ROOT / "reference_results" / "sumrate-bs-beam" / f"{suite}.jsonl"
-    out = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            out[r["index"]] = r
-    return out
+    return {r["index"]: r for r in load_references("sumrate-bs-beam", suite).values()}
 
 
 def main() -> None:

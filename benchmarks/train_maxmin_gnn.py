@@ -16,7 +16,7 @@ import time
 
 from mmopt.learned import train_solver
 from mmopt.registry import get_solver
-from mmopt.solvers.learned.maxmin_gnn import BASE_PILOTS, STANDARD_PILOTS
+from mmopt.problems.maxmin_assoc_bf.solvers.gnn import BASE_PILOTS, STANDARD_PILOTS
 
 
 def plan(only=None, pilots=None):

@@ -1,0 +1,721 @@
+"""The plugin contracts: problems, instances, solvers, feasibility reports.
+
+A *problem* is a subclass of :class:`Problem` registered with
+:func:`problem`; a *solver* is a function registered with :func:`solver`.
+Plugins live in ``mmopt.problems.<id>`` (the problem) and
+``mmopt.problems.<id>.solvers`` (its solvers) and are found
+by :func:`mmopt.registry.load_plugins`; third-party packages can add their own
+through the ``mmopt.plugins`` entry-point group.
+
+Instances and solutions are plain ``dict[str, numpy.ndarray]``. An
+:class:`Instance` is such a dict with a ``meta`` attribute (problem, suite,
+index, seed, generator parameters) and a content hash.
+"""
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import inspect
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+KINDS = ("reference", "learned", "distributed", "baseline")
+
+
+class MmoptError(Exception):
+    """An error meant for the user: printed as one line, no traceback."""
+
+
+class InputError(MmoptError):
+    """Malformed input: a missing key, a wrong shape or dtype, an unreadable file."""
+
+
+# ---------------------------------------------------------------------------
+# Keys: one row of a problem's instance or solution table
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """One array of an instance or solution.
+
+    Parameters
+    ----------
+    name : str
+        Key in the dict / file.
+    dtype : str
+        Exact NumPy dtype name (``float64``, ``complex128``, ``int64``, ``bool``).
+    shape : tuple
+        Dimension symbols (``"K"``) or integers; ``()`` for a scalar. A symbol
+        is bound by the first required instance key that uses it.
+    unit : str
+        Physical unit, ``"-"`` when dimensionless.
+    doc : str
+        One-line meaning.
+    required : bool
+        Optional keys may be absent; when present they are checked.
+    finite : bool
+        Whether NaN / inf are violations.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple
+    unit: str = "-"
+    doc: str = ""
+    required: bool = True
+    finite: bool = True
+
+    def shape_str(self) -> str:
+        return "(" + ", ".join(str(s) for s in self.shape) + ("," if len(self.shape) == 1 else "") + ")"
+
+
+def rst_to_markdown(text: str) -> str:
+    """Docstring math to markdown: ``:math:`x``` -> ``$x$``, ``.. math::`` blocks -> ``$$``,
+    ``:sub:`x``` -> ``_x``, and RST section underlines to bold headings."""
+    import re
+
+    text = re.sub(r":math:`([^`]*)`", r"$\1$", text)
+    text = re.sub(r"\\? ?:sub:`([^`]*)`", r"_\1", text)
+    out, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() == ".. math::":
+            i += 1
+            block = []
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+                block.append(lines[i][4:] if lines[i].startswith("    ") else "")
+                i += 1
+            while block and not block[-1].strip():
+                block.pop()
+            while block and not block[0].strip():
+                block.pop(0)
+            out += ["$$", *block, "$$", ""]
+            continue
+        if i + 1 < len(lines) and line.strip() and set(lines[i + 1].strip()) <= set("-=~") \
+                and len(lines[i + 1].strip()) >= max(3, len(line.strip()) - 2):
+            out.append(f"**{line.strip()}**")
+            i += 2
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def key_table(keys: Iterable[Key]) -> str:
+    """Markdown table of keys (name, dtype, shape, unit, meaning)."""
+    rows = ["| key | dtype | shape | unit | meaning |", "|---|---|---|---|---|"]
+    for k in keys:
+        opt = "" if k.required else " (optional)"
+        rows.append(f"| `{k.name}` | {k.dtype} | {k.shape_str()} | {k.unit} | {k.doc}{opt} |")
+    return "\n".join(rows)
+
+
+def bind_dims(keys: Iterable[Key], arrays: Mapping[str, np.ndarray], dims: dict | None = None) -> dict:
+    """Bind dimension symbols from the shapes of present arrays."""
+    dims = dict(dims or {})
+    for k in keys:
+        if k.name not in arrays:
+            continue
+        a = np.asarray(arrays[k.name])
+        if a.ndim != len(k.shape):
+            continue
+        for sym, n in zip(k.shape, a.shape):
+            if isinstance(sym, str) and sym not in dims:
+                dims[sym] = int(n)
+    return dims
+
+
+def check_structure(keys: Iterable[Key], arrays: Mapping[str, Any], what: str,
+                    dims: dict | None = None) -> dict:
+    """Check presence, dtype and shape of every key; raise :class:`InputError`.
+
+    Returns the bound dimension symbols. Unknown extra keys are allowed (they
+    are documented by the problem when it adds them).
+    """
+    keys = list(keys)
+    for k in keys:
+        if k.name not in arrays:
+            if k.required:
+                raise InputError(f"{what}: missing key '{k.name}' (expected {k.dtype} {k.shape_str()})")
+            continue
+        a = arrays[k.name]
+        if not isinstance(a, np.ndarray):
+            raise InputError(f"{what}: key '{k.name}' must be a numpy array, got {type(a).__name__}")
+        if a.dtype != np.dtype(k.dtype):
+            raise InputError(f"{what}: key '{k.name}' has dtype {a.dtype}, expected {k.dtype}")
+    dims = bind_dims(keys, arrays, dims)
+    for k in keys:
+        if k.name not in arrays:
+            continue
+        a = arrays[k.name]
+        expected = tuple(dims.get(s, s) if isinstance(s, str) else s for s in k.shape)
+        if a.ndim != len(expected) or any(not isinstance(e, str) and e != n for e, n in zip(expected, a.shape)):
+            raise InputError(f"{what}: key '{k.name}' has shape {tuple(a.shape)}, expected "
+                             f"{k.shape_str()} = {expected}")
+    return dims
+
+
+# ---------------------------------------------------------------------------
+# Instances
+# ---------------------------------------------------------------------------
+
+
+class Instance(dict):
+    """A dict of NumPy arrays with a ``meta`` dict.
+
+    ``meta`` holds at least ``problem``, ``schema``, and for generated
+    instances ``suite``, ``index``, ``seed`` and ``params``.
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray] | None = None, meta: Mapping | None = None):
+        super().__init__(arrays or {})
+        self.meta: dict = dict(meta or {})
+
+    @property
+    def problem(self) -> str | None:
+        return self.meta.get("problem")
+
+    @property
+    def hash(self) -> str:
+        return instance_hash(self.meta.get("problem", ""), self)
+
+    @property
+    def id(self) -> str:
+        """Human id: ``suite/index`` for generated instances, else the short hash."""
+        if "suite" in self.meta and "index" in self.meta:
+            return f"{self.meta['suite']}/{int(self.meta['index']):04d}"
+        return self.hash[:12]
+
+    def readonly(self) -> "Instance":
+        """A copy whose arrays cannot be written (what solvers receive)."""
+        arrs = {}
+        for k, v in self.items():
+            v = np.array(v, copy=True)
+            v.setflags(write=False)
+            arrs[k] = v
+        return Instance(arrs, self.meta)
+
+
+def instance_hash(problem: str, arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 over the problem name and every array (name, dtype, shape, bytes)."""
+    h = hashlib.sha256()
+    h.update(problem.encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(b"\0" + name.encode() + b"\0" + a.dtype.str.encode() + repr(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Feasibility reports
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Violation:
+    """One broken constraint: what, where, and by how much (>0)."""
+
+    constraint: str
+    size: float
+    where: str = ""
+
+    def __str__(self) -> str:
+        loc = f" at {self.where}" if self.where else ""
+        return f"{self.constraint}{loc}: {self.size:.3g}"
+
+
+@dataclass
+class FeasibilityReport:
+    """Every violation found by :meth:`Problem.check`, with its size."""
+
+    violations: list[Violation] = field(default_factory=list)
+    tol: float = 1e-6
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    @property
+    def max_violation(self) -> float:
+        return max((v.size for v in self.violations), default=0.0)
+
+    def add(self, constraint: str, size: float, where: str = "") -> None:
+        self.violations.append(Violation(constraint, float(size), where))
+
+    def to_dict(self) -> dict:
+        return {"feasible": self.feasible, "max_violation": self.max_violation,
+                "violations": [dataclasses.asdict(v) for v in self.violations]}
+
+    def summary(self, n: int = 3) -> str:
+        s = "; ".join(str(v) for v in self.violations[:n])
+        more = len(self.violations) - n
+        return s + (f"; and {more} more" if more > 0 else "")
+
+
+# ---------------------------------------------------------------------------
+# Suites and problems
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A reproducible family of instances: instance ``i`` is always the same.
+
+    ``params`` are the generator parameters (JSON-able); ``seed`` is the base
+    seed; instance ``i`` uses ``numpy.random.SeedSequence([seed, i])``.
+    """
+
+    name: str
+    count: int
+    params: Mapping[str, Any]
+    seed: int = 0
+    doc: str = ""
+    #: ``eval`` (scored by ``mmopt run``) or ``train`` (training data of learned solvers; its seeds
+    #: must be disjoint from every evaluation suite's, which ``mmopt.testing.check_problem`` asserts)
+    role: str = "eval"
+
+
+class Problem(abc.ABC):
+    """Base class of a benchmark problem (maximisation).
+
+    Subclasses set the class attributes and implement :meth:`make_instance`,
+    :meth:`constraints` and :meth:`objective`; :meth:`check` and
+    :meth:`generate` are provided.
+    """
+
+    name: str = ""
+    sense: str = "max"
+    title: str = ""
+    paper: str = ""
+    statement: str = ""  # the formal statement (markdown + LaTeX)
+    instance_keys: tuple[Key, ...] = ()
+    solution_keys: tuple[Key, ...] = ()
+    suites: Mapping[str, Suite] = {}
+    #: generator parameters: name -> one-line meaning (unit included)
+    param_docs: Mapping[str, str] = {}
+    #: extra table columns: name -> one-line meaning (values from :meth:`metrics`)
+    metric_docs: Mapping[str, str] = {}
+    #: relative tolerance of values compared with references
+    value_tol: float = 1e-6
+    #: dimension symbols of the instance keys that may be 0 (every other one must be >= 1)
+    empty_dims: tuple[str, ...] = ()
+    #: largest total size of the instance arrays, in elements (``None``: no limit); checked up front
+    max_instance_elements: int | None = None
+
+    @property
+    def folder(self) -> Path:
+        """The problem's folder: the package (or plugin file's folder) that defines the class.
+
+        Its ``references/`` holds the reference records and suite manifests and
+        its ``weights/`` the shipped weights of its learned solvers.
+        """
+        mod = sys.modules.get(type(self).__module__)
+        f = getattr(mod, "__file__", None)
+        if f is None:
+            raise MmoptError(f"problem '{self.name}' has no folder (its module has no file)")
+        return Path(f).resolve().parent
+
+    # -- generation -------------------------------------------------------
+    def eval_suites(self) -> list[str]:
+        """Names of the suites that are scored (every suite but the training ones)."""
+        return [n for n, s in self.suites.items() if s.role == "eval"]
+
+    def cli_commands(self) -> list:
+        """Extra ``click`` commands this problem contributes to the ``mmopt`` CLI (none by default)."""
+        return []
+
+    def plot(self, frame, out_dir, suite: str) -> list:
+        """Write the paper's figures for ``suite`` from the store rows ``frame`` (a DataFrame of every suite
+        of this problem in the store: a figure may sweep over suites); return the paths (none by default)."""
+        return []
+
+    def reproduction(self, frame, suite: str) -> list[dict]:
+        """Rows of ``mmopt reproduce`` for ``suite`` from the store rows ``frame`` (a DataFrame, every suite
+        of this problem): dicts with ``quantity``, ``where`` (figure/table of the paper), ``paper``,
+        ``mmopt``, ``optimum`` (the certified optimum) and ``gap`` (strings or numbers; none by default)."""
+        return []
+
+    def suite(self, name: str) -> Suite:
+        if not isinstance(name, str) or name not in self.suites:
+            raise MmoptError(f"problem '{self.name}' has no suite '{name}' "
+                             f"(available: {', '.join(self.suites)})")
+        return self.suites[name]
+
+    def instance_params(self, suite: str, index: int) -> dict:
+        """Generator parameters of instance ``index``.
+
+        A suite whose params hold a ``sweep`` list varies parameters with the
+        index: instance ``i`` uses the suite's params updated by
+        ``sweep[i % len(sweep)]``.
+        """
+        s = self.suite(suite)
+        params = {k: v for k, v in s.params.items() if k != "sweep"}
+        sweep = s.params.get("sweep")
+        if sweep:
+            params.update(sweep[index % len(sweep)])
+        return params
+
+    def generate(self, suite: str, index: int) -> Instance:
+        """Instance ``index`` of ``suite`` (deterministic)."""
+        s = self.suite(suite)
+        if not 0 <= index < s.count:
+            raise MmoptError(f"suite '{suite}' of '{self.name}' has instances 0..{s.count - 1}, not {index}")
+        params = self.instance_params(suite, index)
+        rng = np.random.default_rng(np.random.SeedSequence([s.seed, index]))
+        arrays = self.make_instance(dict(params), rng)
+        meta = {"problem": self.name, "schema": SCHEMA_VERSION, "suite": suite, "index": index,
+                "seed": [s.seed, index], "params": params}
+        inst = Instance(arrays, meta)
+        self.check_instance(inst)
+        return inst
+
+    @abc.abstractmethod
+    def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The arrays of one instance drawn with ``rng`` from the suite's ``params``."""
+
+    # -- validation -------------------------------------------------------
+    def check_instance(self, instance: Mapping[str, np.ndarray]) -> dict:
+        """Raise :class:`InputError` if the instance is malformed; return dims."""
+        dims = check_structure(self.instance_keys, instance, f"instance of '{self.name}'")
+        for sym, n in dims.items():
+            if n < 1 and sym not in self.empty_dims:
+                raise InputError(f"instance of '{self.name}': dimension {sym} is {n}; it must be >= 1")
+        if self.max_instance_elements is not None:
+            size = sum(int(np.asarray(instance[k.name]).size) for k in self.instance_keys if k.name in instance)
+            if size > self.max_instance_elements:
+                raise InputError(f"instance of '{self.name}': {size} array elements, more than the problem's "
+                                 f"limit of {self.max_instance_elements}")
+        for k in self.instance_keys:
+            if k.name in instance and k.finite and instance[k.name].dtype.kind in "fc":
+                if not np.all(np.isfinite(instance[k.name])):
+                    raise InputError(f"instance of '{self.name}': key '{k.name}' contains NaN or inf")
+        self.validate_instance(instance, dims)
+        return dims
+
+    def validate_instance(self, instance: Mapping[str, np.ndarray], dims: dict) -> None:
+        """Problem-specific instance checks beyond structure (raise InputError)."""
+
+    def check_solution_structure(self, instance, solution) -> dict:
+        dims = bind_dims(self.instance_keys, instance)
+        if not isinstance(solution, Mapping):
+            raise InputError(f"solution of '{self.name}' must be a dict of arrays, got {type(solution).__name__}")
+        return check_structure(self.solution_keys, solution, f"solution of '{self.name}'", dims)
+
+    def check(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray],
+              tol: float = 1e-6) -> FeasibilityReport:
+        """Every violation of the solution, with its size.
+
+        Structural problems (missing key, wrong dtype or shape) raise
+        :class:`InputError`; non-finite values and broken constraints are
+        reported as violations.
+        """
+        self.check_solution_structure(instance, solution)
+        rep = FeasibilityReport(tol=tol)
+        finite_ok = True
+        for k in self.solution_keys:
+            if k.name in solution and k.finite and solution[k.name].dtype.kind in "fc":
+                bad = ~np.isfinite(solution[k.name])
+                if bad.any():
+                    finite_ok = False
+                    rep.add(f"finite values of '{k.name}'", float(bad.sum()), "count of NaN/inf entries")
+        if finite_ok:
+            self.constraints(instance, solution, tol, rep)
+        return rep
+
+    @abc.abstractmethod
+    def constraints(self, instance, solution, tol: float, report: FeasibilityReport) -> None:
+        """Add every constraint violation to ``report``."""
+
+    # -- value ------------------------------------------------------------
+    @abc.abstractmethod
+    def objective(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> float:
+        """The value of a feasible solution (maximised)."""
+
+    def metrics(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Extra per-cell quantities shown as table columns (see ``metric_docs``).
+
+        A problem whose metrics need the solver's stats (a ranked beam list)
+        declares ``metrics(self, instance, solution, stats=None)``; the engine
+        then passes them.
+        """
+        return {}
+
+    def cell_data(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict:
+        """Small JSON-able per-cell data kept in the store (``stats["problem_data"]``) for figures."""
+        return {}
+
+    def parameter_summary(self) -> tuple[dict, dict]:
+        """(value of each parameter in most suites, each suite's differing values)."""
+        from collections import Counter
+
+        suites = list(self.suites.values())
+        common = {}
+        for k in dict.fromkeys(k for s in suites for k in s.params):
+            vals = [json.dumps(s.params[k], sort_keys=True) for s in suites if k in s.params]
+            common[k] = json.loads(Counter(vals).most_common(1)[0][0])
+        overrides = {s.name: {k: v for k, v in s.params.items() if v != common[k]} for s in suites}
+        return common, overrides
+
+    def describe(self) -> str:
+        """Markdown description: statement, key tables, generator parameters per suite."""
+        text = (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{rst_to_markdown(self.statement)}\n\n"
+                f"### Instance keys\n\n{key_table(self.instance_keys)}\n\n"
+                f"### Solution keys\n\n{key_table(self.solution_keys)}\n")
+        if self.param_docs and self.suites:
+            common, _ = self.parameter_summary()
+            rows = ["| parameter | meaning | value (unless a suite says otherwise) |", "|---|---|---|"]
+            rows += [f"| `{k}` | {doc} | {common.get(k, '')} |" for k, doc in self.param_docs.items()]
+            text += "\n### Generator parameters\n\n" + "\n".join(rows) + "\n"
+        return text
+
+
+# ---------------------------------------------------------------------------
+# Solvers
+# ---------------------------------------------------------------------------
+
+#: optional dependency -> the extra that installs it
+EXTRAS = {"torch": "learned", "gymnasium": "learned"}
+
+
+@dataclass
+class Solver:
+    """A registered solver function ``solve(instance, **params) -> (solution, stats)``.
+
+    A solver is identified by (problem, name): the same name may serve several
+    problems with different code. See ``docs/architecture.md`` for the contract.
+    """
+
+    name: str
+    fn: Callable
+    problems: tuple[str, ...]
+    kind: str
+    version: int
+    params: dict[str, Any]
+    doc: str = ""
+    #: whether the solver's answer is a certified reference (value + bound)
+    certifies: bool = False
+    #: heavy modules imported once per worker before cells are forked (e.g. pyomo, torch)
+    imports: tuple[str, ...] = ()
+    #: optional modules the solver needs; missing ones make it unavailable, never break loading
+    requires: tuple[str, ...] = ()
+    #: ``applies(instance, **params) -> None | reason``: decline an instance (cell status ``skipped``)
+    applies_fn: Callable | None = None
+    #: ``setup(**params)``: load what the solver needs (weights); timed apart from the solve, memoised
+    #: by the solver itself, run in the worker before each cell is forked
+    setup_fn: Callable | None = None
+    #: learned solvers: ``weights(**params) -> file name`` in the ``weights/`` folder of the solver's problem
+    weights_fn: Callable | None = None
+    #: learned solvers: ``train(*, epochs, seed, count, progress, **params) -> (state_dict, info)``
+    train_fn: Callable | None = None
+    #: module that registered the solver (named in duplicate-registration errors)
+    module: str = ""
+
+    # -- availability -----------------------------------------------------
+    def missing(self) -> list[str]:
+        """Modules of :attr:`requires` (and :attr:`imports`) that cannot be imported here."""
+        import importlib.util
+
+        out = []
+        for m in dict.fromkeys(self.requires):
+            try:
+                if importlib.util.find_spec(m) is None:
+                    out.append(m)
+            except (ImportError, ValueError):
+                out.append(m)
+        return out
+
+    @property
+    def available(self) -> bool:
+        return not self.missing()
+
+    def install_hint(self) -> str:
+        extras = sorted({EXTRAS.get(m, m) for m in self.missing()})
+        return f'pip install "mmopt[{",".join(extras)}]"' if extras else ""
+
+    def unavailable_reason(self) -> str | None:
+        miss = self.missing()
+        if not miss:
+            return None
+        return f"needs {', '.join(miss)} ({self.install_hint()})"
+
+    # -- parameters -------------------------------------------------------
+    def warm_up(self) -> None:
+        """Import :attr:`imports` in this process so forked cells inherit them."""
+        import importlib
+
+        for m in self.imports:
+            importlib.import_module(m)
+
+    def canonical_params(self, params: Mapping[str, Any] | None = None) -> dict:
+        """Defaults overridden by ``params``; unknown names raise :class:`MmoptError`."""
+        params = dict(params or {})
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise MmoptError(f"solver '{self.name}' has no parameter {', '.join(sorted(unknown))} "
+                             f"(parameters: {', '.join(self.params) or 'none'})")
+        out = dict(self.params)
+        for k, v in params.items():
+            out[k] = coerce_param(v, self.params[k], f"{self.name}.{k}")
+        return out
+
+    # -- the hooks ----------------------------------------------------------
+    def applies(self, instance: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None) -> str | None:
+        """None if the solver takes the instance, else the reason it declines."""
+        if self.applies_fn is None:
+            return None
+        reason = self.applies_fn(instance, **self.canonical_params(params))
+        return None if not reason else str(reason)
+
+    def setup(self, params: Mapping[str, Any] | None = None) -> float:
+        """Run the set-up hook (weight loading); returns its seconds."""
+        if self.setup_fn is None:
+            return 0.0
+        import time
+
+        t0 = time.perf_counter()
+        self.setup_fn(**self.canonical_params(params))
+        return time.perf_counter() - t0
+
+    def weights_files(self, params: Mapping[str, Any] | None = None) -> list:
+        """Weight files of a learned solver for these parameters (``[]`` for other kinds)."""
+        if self.weights_fn is None:
+            return []
+        from .learned import weights_path
+
+        names = self.weights_fn(**self.canonical_params(params))
+        names = [names] if isinstance(names, (str, bytes)) or hasattr(names, "__fspath__") else list(names)
+        return [weights_path(n, self.problems[0]) for n in names]
+
+    def fingerprint(self, params: Mapping[str, Any] | None = None) -> str:
+        """Content of what the answer depends on beyond code and parameters: the weights' sha256."""
+        from .learned import file_sha256
+
+        return ",".join(file_sha256(p) for p in self.weights_files(params))
+
+    def solve(self, instance: Instance, **params) -> tuple[dict, dict]:
+        sol, stats = self.fn(instance, **self.canonical_params(params))
+        return sol, dict(stats or {})
+
+
+def coerce_param(value: Any, default: Any, what: str) -> Any:
+    """Convert a string from the command line to the type of the default."""
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return json.loads(value)
+    except ValueError:
+        raise MmoptError(f"parameter {what}: cannot read {value!r} as {type(default).__name__}") from None
+
+
+def json_default(o: Any) -> Any:
+    """``json.dumps`` fallback: NumPy scalars and arrays as Python values, anything else as text."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def params_key(params: Mapping[str, Any]) -> str:
+    """Canonical JSON of parameters (sorted keys) used in cache keys."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=json_default)
+
+
+# registries (filled by decorators at plugin import time)
+PROBLEMS: dict[str, Problem] = {}
+#: (problem, name) -> Solver
+SOLVERS: dict[tuple[str, str], Solver] = {}
+
+
+def problem(cls: type[Problem]) -> type[Problem]:
+    """Class decorator registering a :class:`Problem` subclass (one instance)."""
+    if not cls.name:
+        raise TypeError(f"{cls.__name__} has no name")
+    old = PROBLEMS.get(cls.name)
+    if old is not None and type(old).__module__ != cls.__module__:
+        raise MmoptError(f"problem '{cls.name}' is registered twice: by {type(old).__module__} "
+                         f"and by {cls.__module__}")
+    PROBLEMS[cls.name] = cls()
+    return cls
+
+
+def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
+           certifies: bool | None = None, imports: Iterable[str] = (), requires: Iterable[str] = (),
+           applies: Callable | None = None, setup: Callable | None = None,
+           weights: Callable | str | None = None, train: Callable | None = None
+           ) -> Callable[[Callable], Callable]:
+    """Register ``fn(instance, *, p1=default, ...) -> (solution, stats)`` as a solver.
+
+    Parameters and their defaults are read from the keyword-only arguments.
+
+    Parameters
+    ----------
+    name, problems
+        The solver is registered as (problem, name) for each problem; the same
+        (problem, name) twice is an error naming both modules.
+    kind
+        ``reference``, ``learned``, ``distributed`` or ``baseline``.
+    imports
+        Heavy modules imported once per worker before cells are forked.
+    requires
+        Optional modules (``("torch",)``); when one is missing the solver is
+        listed as unavailable with the extra to install, and never breaks
+        loading of other plugins. Import them inside functions, not at the top
+        of the module.
+    applies
+        ``applies(instance, **params) -> None | reason``: decline instances
+        (exhaustive search on a large suite, a model trained for another size).
+    setup
+        ``setup(**params)``: memoised loading (weights) timed apart from the solve.
+    weights, train
+        Learned solvers: the weight file name (or ``weights(**params) -> name``)
+        in the ``weights/`` folder of the solver's problem and the training entry used by
+        ``mmopt train``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    if kind == "learned" and (weights is None or train is None):
+        raise ValueError(f"learned solver '{name}' needs weights= and train=")
+
+    def deco(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        params = {p.name: p.default for p in sig.parameters.values()
+                  if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
+        doc = inspect.getdoc(fn) or ""
+        wfn = (lambda **_: weights) if isinstance(weights, str) else weights
+        s = Solver(name=name, fn=fn, problems=tuple(problems), kind=kind, version=version,
+                   params=params, doc=doc,
+                   certifies=(kind == "reference") if certifies is None else certifies,
+                   imports=tuple(imports), requires=tuple(requires), applies_fn=applies, setup_fn=setup,
+                   weights_fn=wfn, train_fn=train, module=fn.__module__)
+        for p in s.problems:
+            old = SOLVERS.get((p, name))
+            if old is not None and (old.module, old.fn.__qualname__) != (s.module, fn.__qualname__):
+                raise MmoptError(f"solver '{name}' for problem '{p}' is registered twice: by {old.module} "
+                                 f"and by {s.module}")
+            SOLVERS[(p, name)] = s
+        fn.mmopt_solver = s
+        return fn
+
+    return deco

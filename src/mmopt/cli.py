@@ -1,0 +1,526 @@
+"""The ``mmopt`` command line.
+
+Every user error (bad file, unknown name, malformed array) is one line on
+stderr and a non-zero exit; nothing is written when the input is bad.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from .api import InputError, MmoptError
+from .cli_util import dump_json
+
+_dump = dump_json
+
+
+def _split(values) -> list[str]:
+    out = []
+    for v in values or ():
+        out += [x for x in v.replace(",", " ").split() if x]
+    return out
+
+
+def _params(values, scoped: bool) -> dict:
+    """``k=v`` pairs; with ``scoped``, ``solver.k=v`` goes to that solver and ``k=v`` to all."""
+    out: dict = {}
+    for item in values or ():
+        if "=" not in item:
+            raise MmoptError(f"--param expects KEY=VALUE, got '{item}'")
+        k, v = item.split("=", 1)
+        if scoped:
+            solver, _, name = k.rpartition(".")
+            out.setdefault(solver or "*", {})[name] = v
+        else:
+            out[k] = v
+    return out
+
+
+def _time_limit(value, what: str = "--time-limit"):
+    from .sandbox import check_time_limit
+
+    return check_time_limit(value, what)
+
+
+def _count(value, what: str = "--count"):
+    if value is not None and value < 0:
+        raise MmoptError(f"{what} must be >= 0, got {value}")
+    return value
+
+
+def _check_output(out_path, inputs=()) -> Path:
+    """Refuse an output path before any work: wrong suffix, a directory, an input file, unwritable folder."""
+    import os
+
+    out = Path(out_path)
+    if out.suffix.lower() not in (".npz", ".mat"):
+        raise MmoptError(f"{out_path}: output must end in .npz or .mat")
+    if out.is_dir():
+        raise MmoptError(f"{out_path}: output is a directory")
+    for i in inputs:
+        try:
+            if out.resolve() == Path(i).resolve() or (out.exists() and os.path.samefile(out, i)):
+                raise MmoptError(f"{out_path}: output is the input file {i}; choose another name")
+        except OSError:
+            pass
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise MmoptError(f"{out_path}: folder {folder} is not writable")
+    if out.exists() and not os.access(out, os.W_OK) and not os.access(out.parent, os.W_OK):
+        raise MmoptError(f"{out_path}: not writable")
+    return out
+
+
+class _Group(click.Group):
+    """The mmopt command group; problems contribute extra commands (``Problem.cli_commands``)."""
+
+    def _problem_commands(self) -> dict:
+        from .registry import problems
+
+        out = {}
+        for p in problems().values():
+            for cmd in p.cli_commands():
+                out[cmd.name] = cmd
+        return out
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self._problem_commands()))
+
+    def get_command(self, ctx, name):
+        return super().get_command(ctx, name) or self._problem_commands().get(name)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mmopt")
+def app():
+    """mmopt: score mmWave association and beam-management algorithms against certified optima."""
+
+
+@app.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(as_json):
+    """Problems with their suites, and solvers with their kind."""
+    from .registry import problems, solvers_for
+
+    from .registry import UNAVAILABLE
+
+    data = []
+    for name, p in problems().items():
+        data.append({"problem": name, "title": p.title,
+                     "suites": {s.name: s.count for s in p.suites.values()},
+                     "training_suites": [s.name for s in p.suites.values() if s.role == "train"],
+                     "solvers": [{"name": s.name, "kind": s.kind, "version": s.version, "params": s.params,
+                                  "available": s.available, "unavailable": s.unavailable_reason(),
+                                  "weights": [str(w.name) for w in s.weights_files()] if s.weights_fn else None}
+                                 for s in solvers_for(name)]})
+    if as_json:
+        click.echo(_dump({"problems": data, "unavailable_modules": UNAVAILABLE}))
+        return
+    for d in data:
+        click.echo(f"{d['problem']}: {d['title']}")
+        click.echo("  suites:  " + ", ".join(f"{k} ({v})" for k, v in d["suites"].items()
+                                             if k not in d["training_suites"]))
+        if d["training_suites"]:
+            click.echo("  training suites: " + ", ".join(d["training_suites"]))
+        for s in d["solvers"]:
+            prm = ", ".join(f"{k}={v}" for k, v in s["params"].items())
+            extra = f"  UNAVAILABLE: {s['unavailable']}" if s["unavailable"] else ""
+            click.echo(f"  {s['kind']:<11} {s['name']}" + (f"  [{prm}]" if prm else "") + extra)
+    for mod, why in sorted(UNAVAILABLE.items()):
+        click.echo(f"unavailable plugin module {mod}: {why}")
+
+
+@app.command()
+@click.argument("problem", required=False)
+@click.option("--format", "fmt", type=click.Choice(["md", "latex"]), default="md", show_default=True)
+def describe(problem, fmt):
+    """Formal statement, suites and key tables of a problem, or of all (markdown or LaTeX)."""
+    from .docs import describe_latex, describe_markdown
+
+    names = [problem] if problem else None
+    click.echo(describe_markdown(names) if fmt == "md" else describe_latex(names), nl=False)
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", required=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--count", type=int, default=None, help="First N instances (default: all).")
+@click.option("--format", "fmt", type=click.Choice(["npz", "mat"]), default="npz")
+def generate(problem, suite, out_dir, count, fmt):
+    """Write the instances of a suite as files."""
+    from .io import write_instance
+    from .registry import get_problem
+
+    p = get_problem(problem)
+    s = p.suite(suite)
+    _count(count)
+    n = s.count if count is None else min(count, s.count)
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise MmoptError(f"{out_dir}: exists and is not a folder")
+    instances = [p.generate(suite, i) for i in range(n)]
+    for inst in instances:
+        path = Path(out_dir) / f"{problem}_{suite}_{inst.meta['index']:04d}.{fmt}"
+        write_instance(path, inst)
+    click.echo(f"wrote {n} instances of {problem}/{suite} to {out_dir}")
+
+
+@app.command()
+@click.option("--problem", default=None, help="Required when the instance file does not record it.")
+@click.option("--solver", "solver_name", required=True)
+@click.option("--instance", "instance_path", required=True, type=click.Path())
+@click.option("--out", "out_path", required=True, type=click.Path())
+@click.option("--param", "params", multiple=True, help="KEY=VALUE solver parameter (repeatable).")
+@click.option("--time-limit", type=float, default=None, help="Seconds; the solver is killed past it.")
+def solve(problem, solver_name, instance_path, out_path, params, time_limit):
+    """Solve one instance file and write the solution file."""
+    from .cell import run_cell
+    from .io import read_instance, write_solution
+    from .references import load_references
+    from .registry import get_problem, get_solver
+
+    time_limit = _time_limit(time_limit)
+    _check_output(out_path, [instance_path])
+    inst = read_instance(instance_path, problem)
+    p = get_problem(inst.problem)
+    s = get_solver(solver_name, p.name)
+    prm = s.canonical_params(_params(params, scoped=False))
+    why = s.unavailable_reason()
+    if why:
+        raise MmoptError(f"solver '{s.name}' is unavailable: it {why}")
+    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) \
+        if inst.meta.get("suite") in p.suites else None
+    row = run_cell({"problem": p.name, "suite": inst.meta.get("suite"), "index": inst.meta.get("index"),
+                    "instance": {"arrays": dict(inst), "meta": inst.meta}, "solver": s.name, "params": prm,
+                    "seed": prm.get("seed", 0), "reference": ref, "time_limit": time_limit}, keep_solution=True)
+    result = {"problem": p.name, "solver": s.name, "instance": str(instance_path), "status": row["status"],
+              "objective": row["objective"], "feasible": bool(row["feasible"]), "seconds": row["seconds"],
+              "gap": row["gap"], "reference": row["reference"], "message": row["message"], "stats": row["stats"]}
+    sol = row.get("solution")
+    if row["status"] in ("ok", "infeasible", "mismatch") and sol:
+        write_solution(out_path, sol, {"problem": p.name, "solver": s.name, "solver_version": s.version,
+                                       "params": prm, "instance_hash": inst.hash})
+        result["solution"] = str(out_path)
+    click.echo(_dump(result))
+    if row["status"] in ("error", "timeout", "skipped"):
+        sys.exit(1)
+
+
+@app.command()
+@click.option("--problem", default=None)
+@click.option("--instance", "instance_path", required=True, type=click.Path())
+@click.option("--solution", "solution_path", required=True, type=click.Path())
+@click.option("--tol", type=float, default=1e-6, show_default=True, help="Relative feasibility tolerance.")
+def evaluate(problem, instance_path, solution_path, tol):
+    """Check and evaluate a solution: exit 0 feasible, 1 infeasible, 2 malformed input."""
+    from .evaluate import score
+    from .io import read_instance, read_solution
+    from .references import load_references
+    from .registry import get_problem
+
+    if not math.isfinite(tol) or tol < 0:
+        raise MmoptError(f"--tol must be a finite number >= 0, got {tol}")
+    inst = read_instance(instance_path, problem)
+    sol, meta = read_solution(solution_path, inst.problem)
+    p = get_problem(inst.problem)
+    h = meta.get("instance_hash")
+    if h and h != inst.hash:
+        click.echo(f"warning: {solution_path} was computed for another instance (hash {h[:12]})", err=True)
+    ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) \
+        if inst.meta.get("suite") in p.suites else None
+    sc = score(p, inst, sol, ref, tol)
+    click.echo(_dump({"problem": p.name, "feasible": sc.feasible, "objective": sc.objective,
+                      "max_violation": sc.max_violation, "violations": sc.violations,
+                      "status": sc.status, "reference": sc.reference, "gap": sc.gap, "metrics": sc.metrics}))
+    sys.exit(0 if sc.feasible else 1)
+
+
+@app.command()
+@click.option("--suite", default="small", show_default=True)
+@click.option("--problems", "problem_names", multiple=True, help="Problems (comma separated; default all).")
+@click.option("--solvers", "solver_names", multiple=True, help="Solvers (comma separated; default all).")
+@click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")
+@click.option("--workers", type=int, default=None,
+              help="Local workers (default: one per core; 0: run the cells in this process, one by one).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@click.option("--time-limit", type=float, default=600.0, show_default=True, help="Seconds per cell.")
+@click.option("--memory-limit", type=float, default=None,
+              help="GB per cell (default: the machine's memory divided by the workers).")
+@click.option("--keep-failed", is_flag=True, help="Serve stored errors from the store instead of retrying them.")
+@click.option("--param", "params", multiple=True, help="[SOLVER.]KEY=VALUE (repeatable).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed passed to seeded solvers.")
+@click.option("--count", type=int, default=None, help="First N instances of the suite.")
+@click.option("--force", is_flag=True, help="Re-run cells already in the store.")
+@click.option("--plugin", "plugins", multiple=True, help="Module with extra @solver/@problem plugins.")
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, memory_limit, keep_failed, params,
+        seed, count, force, plugins, fmt, quiet):
+    """Run the benchmark matrix (problems x instances x solvers) and print the table."""
+    from rich.console import Console
+
+    from .registry import add_plugin_modules, problems
+    from .report import render, summarise
+    from .runner import run as run_matrix
+    from .store import Store
+
+    if workers is not None and scheduler:
+        raise MmoptError("use either --workers or --scheduler, not both")
+    if workers is not None and workers < 0:
+        raise MmoptError("--workers must be >= 0")
+    from .sandbox import check_memory_limit
+
+    time_limit = _time_limit(time_limit)
+    check_memory_limit(memory_limit)
+    _count(count)
+    files = add_plugin_modules(_split(plugins))
+    names = _split(problem_names) or [n for n, p in problems().items() if suite in p.suites]
+    if not names:
+        raise MmoptError(f"no problem has a suite '{suite}'")
+    console = Console(stderr=True)
+    summ = run_matrix(names, suite, _split(solver_names) or None, db=db, workers=workers, scheduler=scheduler,
+                      time_limit=time_limit, force=force, params=_params(params, scoped=True), seed=seed,
+                      count=count, progress=not quiet, console=console, plugin_files=files,
+                      memory_limit=memory_limit, keep_failed=keep_failed)
+    if summ.interrupted:
+        click.echo(f"interrupted, {summ.ran} finished cells kept", err=True)
+        sys.exit(130)
+    for u in summ.unavailable:
+        console.print(f"left out (unavailable): {u}")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summ.counts.items())) or "none run"
+    extra = (f", {summ.retried} failed cells retried" if summ.retried else "") + \
+        (f", {summ.by_other_run} left to another run" if summ.by_other_run else "")
+    console.print(f"{summ.planned} cells: {summ.cached} from the store, {summ.ran} run ({counts}){extra} "
+                  f"in {summ.seconds:.1f} s")
+    with Store(db) as st:
+        df = st.frame(problems=names, suites=[suite], solvers=_split(solver_names) or None)
+    click.echo(render(summarise(df), fmt))
+
+
+@app.command()
+@click.option("--db", default=None)
+@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md", show_default=True)
+@click.option("--problems", "problem_names", multiple=True)
+@click.option("--suite", "suites", multiple=True)
+@click.option("--solvers", "solver_names", multiple=True)
+@click.option("--no-metrics", is_flag=True, help="Leave out the problem-specific metric columns.")
+@click.option("--out", "out_path", default=None, type=click.Path(), help="Write to a file instead of stdout.")
+def table(db, fmt, problem_names, suites, solver_names, no_metrics, out_path):
+    """Per problem, suite and solver: gaps, share optimal, feasibility, time."""
+    from .report import render, summarise
+    from .store import Store, default_db
+
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise MmoptError(f"{path}: no results store (run `mmopt run` first or pass --db)")
+    with Store(path) as st:
+        df = st.frame(_split(problem_names) or None, _split(suites) or None, _split(solver_names) or None)
+    text = render(summarise(df, metrics=not no_metrics), fmt)
+    if out_path:
+        Path(out_path).write_text(text)
+        click.echo(f"wrote {out_path}")
+    else:
+        click.echo(text, nl=False)
+
+
+@app.command()
+@click.option("--db", default=None)
+@click.option("--out", "out_path", required=True, type=click.Path(), help=".csv or .parquet")
+def export(db, out_path):
+    """Export every stored cell with its provenance to CSV or Parquet."""
+    from .store import Store, default_db
+
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise MmoptError(f"{path}: no results store")
+    with Store(path) as st:
+        st.export(out_path)
+    click.echo(f"wrote {out_path}")
+
+
+@app.command()
+@click.argument("target")
+@click.option("--problem", required=True)
+@click.option("--suite", default="smoke", show_default=True)
+@click.option("--count", type=int, default=None, help="First N instances.")
+@click.option("--time-limit", type=float, default=300.0, show_default=True, help="Seconds per instance.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per instance, then a summary.")
+@click.option("--workers", type=int, default=0, show_default=True,
+              help="0: instance after instance here; N: a local Dask cluster of N workers.")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+def validate(target, problem, suite, count, time_limit, as_json, workers, scheduler):
+    """Check a user's function MODULE:CALLABLE on a suite against the references.
+
+    Exits 0 only if every output is feasible.
+    """
+    import numpy as np
+
+    from .validate import validate as run_validation
+
+    def show(row):
+        if as_json:
+            click.echo(_dump(row))
+        else:
+            gap = "–" if row["gap"] is None else f"{100 * row['gap']:.4f} %"
+            obj = "–" if row["objective"] is None else f"{row['objective']:.6g}"
+            msg = f"  {row['message']}" if row["message"] else ""
+            click.echo(f"{row['instance']:<12} {row['status']:<10} objective {obj:<12} gap {gap:<12}"
+                       f" {row['seconds']:.3f} s{msg}")
+
+    time_limit = _time_limit(time_limit)
+    _count(count)
+    if workers is not None and workers < 0:
+        raise MmoptError("--workers must be >= 0")
+    res = run_validation(target, problem, suite, count, time_limit, progress=show, workers=workers,
+                         scheduler=scheduler)
+    # like the table: an output that is not feasible (infeasible, error, timeout) counts as a 100 % gap
+    gaps = [1.0 if r["status"] in ("infeasible", "timeout", "error") else r["gap"] for r in res.rows
+            if r["status"] in ("infeasible", "timeout", "error") or (r["status"] == "ok" and r["gap"] is not None)]
+    bad = [r for r in res.rows if r["status"] not in ("ok", "mismatch")]
+    summ = {"problem": problem, "suite": suite, "instances": len(res.rows), "feasible": len(res.rows) - len(bad),
+            "mean_gap": float(np.mean(gaps)) if gaps else None, "worst_gap": float(np.max(gaps)) if gaps else None,
+            "mismatch": sum(r["status"] == "mismatch" for r in res.rows), "conformance": res.conformance,
+            "passed": res.passed}
+    if as_json:
+        click.echo(_dump(summ))
+    else:
+        mg = "–" if summ["mean_gap"] is None else f"{100 * summ['mean_gap']:.4f} %"
+        click.echo(f"{summ['feasible']}/{summ['instances']} feasible, mean gap {mg}"
+                   + (f", {summ['mismatch']} mismatch" if summ["mismatch"] else "")
+                   + (f", conformance: {res.conformance}" if res.conformance else "")
+                   + (" — PASSED" if res.passed else " — FAILED"))
+    sys.exit(0 if res.passed else 1)
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", required=True)
+@click.option("--solver", "solver_name", required=True)
+@click.option("--param", "params", multiple=True)
+@click.option("--out-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder with one sub-folder of reference files per problem id (default: each problem's references/ folder).")
+@click.option("--workers", type=int, default=None, help="Local Dask workers (default one per core; 0: here).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+def references(problem, suite, solver_name, params, out_dir, workers, scheduler):
+    """Recompute the reference records of a suite with a reference solver."""
+    from .references import compute_references
+    from .registry import get_solver
+
+    s = get_solver(solver_name, problem)
+    if not s.certifies:
+        raise MmoptError(f"solver '{solver_name}' is a {s.kind}, not a reference solver")
+    path = compute_references(problem, suite, solver_name, _params(params, scoped=False),
+                              root=Path(out_dir) if out_dir else None, workers=workers, scheduler=scheduler)
+    click.echo(f"wrote {path}")
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", default="paper", show_default=True)
+@click.option("--db", default=None, help="SQLite file with the suite's cells (default $MMOPT_DB or ./mmopt-results.sqlite).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+def plot(problem, suite, db, out_dir):
+    """Draw a paper's figures for a suite from the results store (run the suite first)."""
+    from .registry import get_problem
+    from .store import Store, default_db
+
+    p = get_problem(problem)
+    p.suite(suite)
+    path = Path(db or default_db())
+    if not path.is_file():
+        raise MmoptError(f"{path}: no results store (run `mmopt run --suite {suite} --problems {problem}` first)")
+    with Store(path) as st:
+        frame = st.frame(problems=[problem])  # every suite: a figure may sweep over suites
+    if frame.empty or not (frame["suite"] == suite).any():
+        raise MmoptError(f"{path}: no cells of {problem}/{suite} (run `mmopt run --suite {suite} "
+                         f"--problems {problem}` first)")
+    paths = p.plot(frame, Path(out_dir), suite)
+    if not paths:
+        raise MmoptError(f"problem '{problem}' has no figures")
+    for f in paths:
+        click.echo(f"wrote {f}")
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--suite", "suites", multiple=True, help="Suites (default: every evaluation suite of the problem).")
+def manifest(problem, suites):
+    """Regenerate the instance-hash manifests of a problem's suites (after a generator change)."""
+    from .references import write_manifest
+    from .registry import get_problem
+
+    p = get_problem(problem)
+    for name in _split(suites) or p.eval_suites():
+        p.suite(name)
+        click.echo(f"wrote {write_manifest(p, name)}")
+
+
+@app.command()
+@click.option("--problem", required=True)
+@click.option("--solver", "solver_name", required=True)
+@click.option("--epochs", type=int, default=None, help="Training epochs (default: the solver's).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--count", type=int, default=None, help="Training instances (default: the solver's).")
+@click.option("--param", "params", multiple=True, help="KEY=VALUE solver parameter (repeatable).")
+@click.option("--out", "out_path", default=None, type=click.Path(),
+              help="Weights file (default: the shipped file in the problem's weights/ folder).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(problem, solver_name, epochs, seed, count, params, out_path, quiet):
+    """Train a learned solver on its problem's training suite; write weights and a JSON sidecar."""
+    from .learned import train_solver
+    from .registry import get_problem, get_solver
+
+    get_problem(problem)
+    s = get_solver(solver_name, problem)
+    if epochs is not None and epochs < 1:
+        raise MmoptError("--epochs must be >= 1")
+    if count is not None and count < 1:
+        raise MmoptError("--count must be >= 1")
+    path, side = train_solver(s, epochs=epochs, seed=seed, count=count, out=out_path,
+                              params=_params(params, scoped=False), progress=not quiet)
+    keys = ("train_suite", "train_size", "epochs", "wall_seconds", "train_loss", "val_loss", "sha256")
+    click.echo(_dump({"weights": str(path), **{k: side.get(k) for k in keys}}))
+
+
+@app.command()
+@click.option("--suite", default="paper", show_default=True)
+@click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")
+@click.option("--problems", "problem_names", multiple=True)
+@click.option("--out", "out_path", default="paper/REPRODUCTION.md", show_default=True, type=click.Path())
+def reproduce(suite, db, problem_names, out_path):
+    """Each paper's headline numbers next to mmopt's and the certified optimum (one table per paper)."""
+    from .reproduce import reproduce as _reproduce
+    from .store import default_db
+
+    _reproduce(db or default_db(), suite, out_path, _split(problem_names) or None)
+    click.echo(f"wrote {out_path}")
+
+
+def main(argv=None) -> None:
+    """Entry point: one-line errors, exit 2 for bad input."""
+    try:
+        app.main(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except (MmoptError, InputError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

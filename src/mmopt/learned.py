@@ -1,0 +1,208 @@
+"""Learned solvers: shipped weights, their sidecars, and the training entry.
+
+A learned solver is registered with ``@solver(..., kind="learned",
+weights=NAME, train=FN, setup=LOADER, requires=("torch",))``:
+
+* ``NAME`` (or ``weights(**params) -> NAME``) is a file in the ``weights/``
+  folder of the solver's problem (``src/mmopt/problems/<id>/weights/``),
+  written by :func:`save_weights` and read by :func:`load_weights` with
+  ``torch.load(..., weights_only=True)``: no pickle;
+* beside it, ``NAME.json`` (the sidecar) records the training suite and
+  size, seed, epochs, wall time, final train/validation losses, mmopt and
+  torch versions and the weights' sha256, which :func:`load_weights` checks;
+* the sha256 is part of every cell's cache key (``Solver.fingerprint``);
+* ``FN(*, epochs, seed, count, progress, **params) -> (state_dict, info)``
+  trains on the problem's ``train`` suite (seeds disjoint from every
+  evaluation suite); ``mmopt train`` calls it and writes weights + sidecar.
+
+Training is deterministic for a seed on one machine
+(:func:`deterministic`): ``torch.manual_seed``, deterministic algorithms,
+a fixed thread count.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .api import PROBLEMS, MmoptError
+
+
+def weights_dir(problem: str | None = None) -> Path:
+    """Folder of a problem's shipped weights: ``<problem folder>/weights``.
+
+    The ``MMOPT_WEIGHTS_DIR`` environment variable, when set, replaces it for
+    every problem (a scratch folder for training runs and tests).
+    """
+    env = os.environ.get("MMOPT_WEIGHTS_DIR")
+    if env:
+        return Path(env)
+    if problem is None:
+        raise MmoptError("a relative weights file name needs its problem (or MMOPT_WEIGHTS_DIR)")
+    if problem not in PROBLEMS:
+        from .registry import get_problem  # plugins not loaded yet
+
+        get_problem(problem)
+    return PROBLEMS[problem].folder / "weights"
+
+
+def weights_path(name: str | os.PathLike, problem: str | None = None) -> Path:
+    """``name`` as it is when absolute, else in :func:`weights_dir` of ``problem``."""
+    p = Path(name)
+    return p if p.is_absolute() else weights_dir(problem) / p
+
+
+def sidecar_path(path: Path) -> Path:
+    return Path(str(path) + ".json")
+
+
+@lru_cache(maxsize=64)
+def _sha(path: str, mtime_ns: int, size: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file (``missing`` if it does not exist)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return "missing"
+    return _sha(str(p), st.st_mtime_ns, st.st_size)
+
+
+def read_sidecar(path: str | os.PathLike) -> dict:
+    sc = sidecar_path(Path(path))
+    if not sc.is_file():
+        return {}
+    try:
+        return json.loads(sc.read_text())
+    except json.JSONDecodeError:
+        raise MmoptError(f"{sc}: not valid JSON") from None
+
+
+def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Mapping[str, Any],
+                 problem: str | None = None) -> Path:
+    """Write ``state`` (tensors, numbers, strings, nested dicts) and its JSON sidecar atomically."""
+    import torch
+
+    import mmopt
+
+    import io
+
+    path = weights_path(path, problem)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()  # through memory: the archive's inner name then does not depend on the file name,
+    torch.save(dict(state), buf)  # so the same weights give the same bytes and the same sha256
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, path)
+    meta = {**dict(sidecar), "file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
+            "mmopt": mmopt.__version__, "torch": torch.__version__,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    sc = sidecar_path(path)
+    tmp = sc.with_name(f".{sc.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, sc)
+    return path
+
+
+def load_weights(path: str | os.PathLike, verify: bool = True, problem: str | None = None) -> dict:
+    """Load weights with ``torch.load(weights_only=True)``; check the sidecar's sha256."""
+    import torch
+
+    path = weights_path(path, problem)
+    if not path.is_file():
+        raise MmoptError(f"{path}: no weights (train them with `mmopt train`)")
+    if verify:
+        want = read_sidecar(path).get("sha256")
+        if want and want != file_sha256(path):
+            raise MmoptError(f"{path}: sha256 differs from its sidecar (retrain or restore the file)")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def deterministic(seed: int, threads: int | None = None) -> None:
+    """Seed NumPy's legacy state, Python and torch; deterministic algorithms; fixed thread count."""
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if threads is None:
+        threads = int(os.environ.get("MMOPT_TRAIN_THREADS", "0")) or min(2, os.cpu_count() or 1)
+    torch.set_num_threads(threads)
+
+
+def cell_threads() -> None:
+    """Give torch the thread budget of its cell (``OMP_NUM_THREADS``; one per single-threaded worker)."""
+    import sys
+
+    n = os.environ.get("OMP_NUM_THREADS")
+    if n and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(max(1, int(n)))
+
+
+class Progress:
+    """A training progress bar (rich) with the latest losses; silent when disabled."""
+
+    def __init__(self, total: int, description: str, enabled: bool = True):
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as P, TextColumn, \
+                TimeElapsedColumn, TimeRemainingColumn
+
+            self.bar = P(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                         TextColumn("{task.fields[losses]}"), transient=False)
+            self.task = self.bar.add_task(description, total=total, losses="")
+            self.bar.start()
+
+    def __call__(self, advance: int = 1, **losses: float) -> None:
+        if self.bar is not None:
+            txt = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
+            self.bar.update(self.task, advance=advance, losses=txt)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def train_solver(solver, *, epochs: int | None = None, seed: int = 0, count: int | None = None,
+                 out: str | os.PathLike | None = None, params: Mapping[str, Any] | None = None,
+                 progress: bool | Callable = True) -> tuple[Path, dict]:
+    """Train a learned solver and write its weights and sidecar. Returns (path, sidecar)."""
+    if solver.kind != "learned" or solver.train_fn is None:
+        raise MmoptError(f"solver '{solver.name}' is a {solver.kind} solver: nothing to train")
+    reason = solver.unavailable_reason()
+    if reason:
+        raise MmoptError(f"solver '{solver.name}' {reason}")
+    prm = solver.canonical_params(params)
+    target = Path(out).resolve() if out else solver.weights_files(prm)[0]
+    if target.exists() and target.is_dir():
+        raise MmoptError(f"{target}: is a directory")
+    parent = target.parent if target.parent != Path("") else Path(".")
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise MmoptError(f"{parent}: not writable")
+    t0 = time.perf_counter()
+    kw = {"seed": seed, "count": count, "progress": progress}
+    if epochs is not None:
+        kw["epochs"] = epochs
+    # the training seed and budget win over solver parameters of the same name (an inference `seed`)
+    state, info = solver.train_fn(**{**{k: v for k, v in prm.items() if k not in kw}, **kw})
+    wall = time.perf_counter() - t0
+    sidecar = {"problem": list(solver.problems), "solver": solver.name, "solver_version": solver.version,
+               "seed": seed, "params": prm, "wall_seconds": round(wall, 2), **dict(info)}
+    path = save_weights(target, state, sidecar)
+    return path, read_sidecar(path)

@@ -1,0 +1,189 @@
+"""Reference records: certified values per problem, suite and instance.
+
+One line of JSON per instance in ``<problem folder>/references/<suite>.jsonl``
+(``src/mmopt/problems/<id>/references/``, beside the problem's code)::
+
+    {"problem": ..., "suite": ..., "instance": "paper/0007", "index": 7,
+     "hash": "<sha256>", "value": 3.21, "bound": 3.21000001,
+     "status": "opt" | "best" | "bound", "method": "exhaustive",
+     "tolerance": 1e-6, "solver_version": 2, "seconds": 0.41, "params": {...}}
+
+``status``: ``opt`` proven optimal within ``tolerance`` (relative), ``best``
+best known value, ``bound`` only an upper bound (``value`` is then the bound).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from .api import PROBLEMS, MmoptError
+
+REFERENCE_STATUSES = ("opt", "best", "bound")
+RECORD_FIELDS = ("problem", "suite", "instance", "index", "hash", "value", "bound", "status", "method",
+                 "tolerance", "solver_version", "seconds", "params")
+
+
+def reference_dir(problem: str, root: Path | None = None) -> Path:
+    """Folder of a problem's references and manifests.
+
+    ``root`` (or the ``MMOPT_REFERENCE_DIR`` environment variable) names a
+    tree with one sub-folder per problem id; otherwise the problem's own
+    ``references/`` folder (see :attr:`mmopt.api.Problem.folder`).
+    """
+    root = root or (Path(os.environ["MMOPT_REFERENCE_DIR"]) if os.environ.get("MMOPT_REFERENCE_DIR") else None)
+    if root is not None:
+        return Path(root) / problem
+    if problem not in PROBLEMS:
+        from .registry import get_problem  # plugins not loaded yet
+
+        get_problem(problem)
+    return PROBLEMS[problem].folder / "references"
+
+
+def reference_path(problem: str, suite: str, root: Path | None = None) -> Path:
+    return reference_dir(problem, root) / f"{suite}.jsonl"
+
+
+def load_references(problem: str, suite: str, root: Path | None = None) -> dict[str, dict]:
+    """Records of one suite keyed by instance hash (empty if none shipped)."""
+    path = reference_path(problem, suite, root)
+    if not path.exists():
+        return {}
+    out = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            raise MmoptError(f"{path}:{n}: not valid JSON") from None
+        out[rec["hash"]] = rec
+    return out
+
+
+def write_references(path: Path, records: Iterable[Mapping]) -> Path:
+    """Write records (sorted by index) atomically, one JSON object per line."""
+    records = sorted(records, key=lambda r: (r.get("index") is None, r.get("index") or 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text("".join(json.dumps({k: r.get(k) for k in RECORD_FIELDS}) + "\n" for r in records))
+    os.replace(tmp, path)
+    return path
+
+
+def compute_references(problem_name: str, suite: str, solver_name: str, params: Mapping | None = None,
+                       indices: Iterable[int] | None = None, root: Path | None = None,
+                       progress: bool = True, workers: int | None = 0, scheduler: str | None = None,
+                       time_limit: float | None = None) -> Path:
+    """Solve every instance of a suite with a reference solver and write the records (and the manifest).
+
+    The cells go through the same path as ``mmopt run`` (:func:`mmopt.cell.run_cell`):
+    the checker re-checks and re-evaluates every solution. The solver's
+    stats must carry ``value``, ``bound``, ``status`` and ``tolerance`` (the
+    certificate); a claimed value that disagrees with the evaluated one
+    beyond the tolerance is an error, and so is any failed cell.
+    """
+    from .registry import get_problem, get_solver
+    from .runner import execute
+
+    p = get_problem(problem_name)
+    s = get_solver(solver_name, problem_name)
+    params = s.canonical_params(params)
+    count = p.suite(suite).count
+    idx = list(indices) if indices is not None else list(range(count))
+    write_manifest(p, suite, root)
+    hashes = load_manifest(problem_name, suite, root)
+    cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": solver_name, "params": params,
+              "seed": int(params.get("seed", 0)), "hash": hashes[i], "key": hashes[i], "reference": None,
+              "time_limit": time_limit} for i in idx]
+    recs, errors = [], []
+
+    def on_row(row):
+        if row["status"] not in ("ok",):
+            errors.append(f"{solver_name} on {row.get('instance')}: {row['status']} {row.get('message', '')}")
+            return
+        stats = row["stats"]
+        val = float(row["objective"])
+        status = stats.get("status", "best")
+        tol = float(stats.get("tolerance", p.value_tol))
+        claimed = stats.get("value", val)
+        if status != "bound" and abs(float(claimed) - val) > max(tol * abs(val), 1e-9) * 10:
+            errors.append(f"{solver_name} on {row['instance']}: reported value {claimed} but its solution "
+                          f"evaluates to {val}")
+            return
+        value = float(stats["value"]) if status == "bound" else val
+        rec = {"problem": problem_name, "suite": suite, "instance": row["instance"], "index": row["instance_index"],
+               "hash": row["instance_hash"], "value": value,
+               "bound": None if stats.get("bound") is None else float(stats["bound"]), "status": status,
+               "method": solver_name, "tolerance": tol, "solver_version": int(s.version),
+               "seconds": round(float(row["seconds"]), 4), "params": dict(params)}
+        if status not in REFERENCE_STATUSES:
+            errors.append(f"{solver_name} on {row['instance']}: reference status must be one of "
+                          f"{REFERENCE_STATUSES}, got {status!r}")
+            return
+        recs.append(rec)
+        if progress:
+            print(f"{problem_name}/{row['instance']}: {value:.6g} ({status}, {row['seconds']:.2f} s)", flush=True)
+
+    execute(cells, workers=workers, scheduler=scheduler, on_row=on_row)
+    if errors:
+        raise MmoptError(f"{len(errors)} instance(s) failed, nothing written; first: {errors[0]}")
+    if len(recs) != len(cells):
+        raise MmoptError("interrupted: nothing written")
+    path = reference_path(problem_name, suite, root)
+    if indices is not None and path.exists():  # a partial recomputation keeps the other records
+        keep = {r["index"]: r for r in load_references(problem_name, suite, root).values()
+                if r.get("index") not in set(idx)}
+        recs = list(keep.values()) + recs
+    return write_references(path, recs)
+
+
+# ---------------------------------------------------------------------------
+# Suite manifests: the instance hashes of a suite, so that planning a run
+# generates nothing (workers generate or fetch instances and check the hash)
+# ---------------------------------------------------------------------------
+
+
+def manifest_path(problem: str, suite: str, root: Path | None = None) -> Path:
+    return reference_dir(problem, root) / f"{suite}.manifest.json"
+
+
+def load_manifest(problem: str, suite: str, root: Path | None = None) -> list[str] | None:
+    """Instance hashes of a suite by index, or None when no manifest is shipped."""
+    path = manifest_path(problem, suite, root)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return [str(h) for h in data["hashes"]]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise MmoptError(f"{path}: not a suite manifest (regenerate: mmopt manifest --problem {problem} "
+                         f"--suite {suite})") from None
+
+
+def write_manifest(problem, suite: str, root: Path | None = None, progress: bool = False) -> Path:
+    """Generate every instance of a suite and write its hashes."""
+    n = problem.suite(suite).count
+    hashes = []
+    for i in range(n):
+        hashes.append(problem.generate(suite, i).hash)
+        if progress:
+            print(f"{problem.name}/{suite}/{i:04d} {hashes[-1][:12]}", flush=True)
+    path = manifest_path(problem.name, suite, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"problem": problem.name, "suite": suite, "count": n, "hashes": hashes}, indent=0)
+                   + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def suite_hashes(problem, suite: str, count: int) -> list[str]:
+    """Hashes of the first ``count`` instances: from the manifest, else by generating them here."""
+    man = load_manifest(problem.name, suite)
+    if man is not None and len(man) == problem.suite(suite).count:
+        return man[:count]
+    return [problem.generate(suite, i).hash for i in range(count)]

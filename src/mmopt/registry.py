@@ -1,0 +1,156 @@
+"""Plugin discovery: every problem folder ``mmopt.problems.<id>`` and its ``solvers`` package.
+
+Problems are packages ``mmopt.problems.<id>`` (the problem id with
+underscores) whose ``__init__`` registers the problem; their solvers are the
+modules of ``mmopt.problems.<id>.solvers``. Third-party
+packages add problems or solvers with an entry point in the ``mmopt.plugins``
+group pointing at a module that uses the decorators, or name importable
+modules (or ``.py`` files) in the ``MMOPT_PLUGINS`` environment variable
+(space or comma separated; ``mmopt run --plugin MODULE`` sets it, and the
+runner ships the files to Dask workers).
+
+A plugin module that fails to import because an optional dependency
+(``torch``, ``gymnasium``) is missing is recorded in :data:`UNAVAILABLE` and
+listed by ``mmopt list``; it never breaks loading of the other plugins.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+from .api import EXTRAS, PROBLEMS, SOLVERS, MmoptError, Problem, Solver
+
+_loaded = False
+PLUGIN_PACKAGES = ("mmopt.problems",)
+#: plugin module -> reason it could not be loaded (a missing optional dependency)
+UNAVAILABLE: dict[str, str] = {}
+
+
+def _import_optional(mod: str) -> None:
+    try:
+        importlib.import_module(mod)
+    except ModuleNotFoundError as e:
+        root = (e.name or "").split(".")[0]
+        if root in EXTRAS:
+            UNAVAILABLE[mod] = f'needs {root} (pip install "mmopt[{EXTRAS[root]}]")'
+            return
+        raise
+
+
+def load_plugins() -> None:
+    """Import every plugin module once (idempotent)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for pkg_name in PLUGIN_PACKAGES:
+        pkg = importlib.import_module(pkg_name)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if info.name.startswith("_"):
+                continue
+            problem_pkg = f"{pkg_name}.{info.name}"
+            _import_optional(problem_pkg)
+            solvers_pkg = f"{problem_pkg}.solvers"
+            if importlib.util.find_spec(solvers_pkg) is not None:
+                sp = importlib.import_module(solvers_pkg)
+                for sinfo in pkgutil.iter_modules(sp.__path__):
+                    if not sinfo.name.startswith("_"):
+                        _import_optional(f"{solvers_pkg}.{sinfo.name}")
+    for ep in importlib.metadata.entry_points(group="mmopt.plugins"):
+        ep.load()
+    for mod in plugin_specs():
+        import_plugin(mod)
+
+
+def plugin_specs() -> list[str]:
+    return list(filter(None, os.environ.get("MMOPT_PLUGINS", "").replace(",", " ").split()))
+
+
+def import_plugin(spec: str):
+    """Import a plugin given as a module name (found from the current directory too) or a ``.py`` path."""
+    try:
+        if spec.endswith(".py") or os.sep in spec:
+            path = Path(spec).resolve()
+            name = path.stem
+            if not path.is_file():
+                if name in sys.modules:  # shipped to this worker by the runner
+                    return sys.modules[name]
+                raise MmoptError(f"no such file: {spec}")
+            if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
+                return sys.modules[name]
+            s = importlib.util.spec_from_file_location(name, path)
+            mod = importlib.util.module_from_spec(s)
+            sys.modules[name] = mod
+            s.loader.exec_module(mod)
+            return mod
+        if os.getcwd() not in sys.path and "" not in sys.path:
+            sys.path.append(os.getcwd())
+        return importlib.import_module(spec)
+    except MmoptError:
+        raise
+    except ImportError as e:
+        raise MmoptError(f"cannot import '{spec}': {e}") from None
+    except (Exception, SystemExit) as e:  # the module's own code failed while importing
+        raise MmoptError(f"cannot import '{spec}': {type(e).__name__}: {e}") from None
+
+
+def add_plugin_modules(modules) -> list[Path]:
+    """Import user plugins here and name them in MMOPT_PLUGINS; returns their source files.
+
+    A module name is resolved to its file, so that the runner can ship it to
+    Dask workers that do not share this process's current directory.
+    """
+    modules = [m for m in modules if m]
+    files = []
+    for spec in modules:
+        mod = import_plugin(spec)
+        f = getattr(mod, "__file__", None)
+        if f:
+            files.append(Path(f).resolve())
+    have = plugin_specs()
+    os.environ["MMOPT_PLUGINS"] = " ".join(dict.fromkeys(have + [str(f) for f in files]))
+    return files
+
+
+def get_problem(name: str) -> Problem:
+    load_plugins()
+    if not isinstance(name, str) or name not in PROBLEMS:
+        raise MmoptError(f"unknown problem '{name}' (available: {', '.join(sorted(PROBLEMS))})")
+    return PROBLEMS[name]
+
+
+def get_solver(name: str, problem: str | None = None) -> Solver:
+    """The solver (problem, name); ``problem`` may be omitted when the name serves one problem only."""
+    load_plugins()
+    serving = sorted(p for (p, n) in SOLVERS if n == name)
+    if not serving:
+        names = sorted({n for (_, n) in SOLVERS})
+        raise MmoptError(f"unknown solver '{name}' (available: {', '.join(names)})")
+    if problem is None:
+        if len(serving) > 1:
+            raise MmoptError(f"solver '{name}' serves several problems ({', '.join(serving)}): name the problem")
+        problem = serving[0]
+    if (problem, name) not in SOLVERS:
+        raise MmoptError(f"solver '{name}' does not solve '{problem}' (it solves: {', '.join(serving)})")
+    return SOLVERS[(problem, name)]
+
+
+def problems() -> dict[str, Problem]:
+    load_plugins()
+    return dict(sorted(PROBLEMS.items()))
+
+
+def solvers_for(problem: str, available_only: bool = False) -> list[Solver]:
+    """Solvers of a problem, in registration order."""
+    load_plugins()
+    return [s for (p, _), s in SOLVERS.items() if p == problem and (s.available or not available_only)]
+
+
+def all_solvers() -> list[tuple[str, Solver]]:
+    load_plugins()
+    return list(SOLVERS.items())
