@@ -2,5 +2,4 @@
 from .api import (FeasibilityReport, InputError, Instance, Key, MmoptError, Problem, Solver, Suite,  # noqa: F401
                   problem, solver)
 from .evaluate import gap  # noqa: F401
-
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: F401

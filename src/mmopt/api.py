@@ -585,22 +585,6 @@ class Solver:
         self.setup_fn(**self.canonical_params(params))
         return time.perf_counter() - t0
 
-    def weights_files(self, params: Mapping[str, Any] | None = None) -> list:
-        """Weight files of a learned solver for these parameters (``[]`` for other kinds)."""
-        if self.weights_fn is None:
-            return []
-        from .learned import weights_path
-
-        names = self.weights_fn(**self.canonical_params(params))
-        names = [names] if isinstance(names, (str, bytes)) or hasattr(names, "__fspath__") else list(names)
-        return [weights_path(n, self.problems[0]) for n in names]
-
-    def fingerprint(self, params: Mapping[str, Any] | None = None) -> str:
-        """Content of what the answer depends on beyond code and parameters: the weights' sha256."""
-        from .learned import file_sha256
-
-        return ",".join(file_sha256(p) for p in self.weights_files(params))
-
     def solve(self, instance: Instance, **params) -> tuple[dict, dict]:
         sol, stats = self.fn(instance, **self.canonical_params(params))
         return sol, dict(stats or {})

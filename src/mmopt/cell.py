@@ -12,6 +12,7 @@ dict) that the driver stores as it is.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections import OrderedDict
@@ -21,7 +22,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .api import InputError, Instance, MmoptError, Solver, params_key
-from .evaluate import Score, compare, score
+from .evaluate import Score, score
+from .learned import cell_threads, fingerprint
+from .registry import get_problem, get_solver, load_callable
 from .sandbox import Outcome, run_limited
 
 #: solver names of this form run a user's function ``MODULE:CALLABLE`` (``mmopt validate``)
@@ -105,12 +108,8 @@ def resolve_solver(problem_name: str, name: str) -> Solver:
     A user's module is imported only when the solver is called, that is in
     the cell's child process: its code never runs inside mmopt itself.
     """
-    from .registry import get_solver
-
     if not name.startswith(USER_PREFIX):
         return get_solver(name, problem_name)
-    from .validate import load_callable
-
     target = name[len(USER_PREFIX):]
 
     def call(inst, **_):
@@ -126,43 +125,41 @@ def resolve_solver(problem_name: str, name: str) -> Solver:
 
 
 def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance], tuple[dict, dict]],
-                      keep_solution: bool) -> tuple[dict, dict]:
-    """Body of the child: produce a solution, then check and evaluate it."""
-    from .learned import cell_threads
+                      keep_solution: bool, reference: Mapping | None = None) -> tuple[dict, dict]:
+    """Body of the child: produce a solution, then check, evaluate and score it against ``reference``.
 
+    Returns ``(arrays, info)``: ``info["score"]`` is the finished
+    :class:`~mmopt.evaluate.Score` as a dict (status, objective, gap against
+    the reference, metrics), computed once, here.
+    """
     cell_threads()
     t0 = time.perf_counter()
     solution, stats = produce(instance.readonly())
     seconds = time.perf_counter() - t0
     info = {"seconds": seconds, "stats": _json_safe(stats or {})}
+    malformed = False
     try:
-        sc = score(problem, instance, solution, stats=stats)
+        sc = score(problem, instance, solution, reference, stats=stats)
     except InputError as e:
-        info.update(malformed=str(e), feasible=False, max_violation=None, objective=None, metrics={})
-        return ({}, info)
-    info.update(feasible=sc.feasible, max_violation=sc.max_violation, violations=sc.violations[:20],
-                message=sc.message, objective=sc.objective, metrics=sc.metrics)
+        malformed = True
+        sc = Score(status="infeasible", objective=None, feasible=False, max_violation=float("nan"),
+                   message=str(e))
+    sc.violations = sc.violations[:20]
+    info["score"] = dataclasses.asdict(sc)
     if sc.feasible:
         data = problem.cell_data(instance, solution)
         if data:
             info["stats"]["problem_data"] = data
-    arrays = {k: np.asarray(v) for k, v in solution.items()} if keep_solution else {}
+    arrays = {k: np.asarray(v) for k, v in solution.items()} if keep_solution and not malformed else {}
     return arrays, info
 
 
-def to_score(out: Outcome, reference: Mapping | None, value_tol: float) -> Score:
-    """Status, objective and gap of an executed cell."""
-    info = out.info
+def to_score(out: Outcome) -> Score:
+    """The executed cell's score: the child's, or the status of a child that did not finish."""
     if out.status != "ok":
         return Score(status=out.status, objective=None, feasible=False, max_violation=float("nan"),
                      message=out.message)
-    if "malformed" in info:
-        return Score(status="infeasible", objective=None, feasible=False, max_violation=float("nan"),
-                     message=info["malformed"])
-    s = Score(status="ok" if info["feasible"] else "infeasible", objective=info.get("objective"),
-              feasible=bool(info["feasible"]), max_violation=float(info.get("max_violation") or 0.0),
-              message=info.get("message", ""), metrics=info.get("metrics", {}))
-    return compare(s, reference, value_tol)
+    return Score(**out.info["score"])
 
 
 def run_cell(spec: Mapping[str, Any], keep_solution: bool = False) -> dict:
@@ -177,8 +174,6 @@ def run_cell(spec: Mapping[str, Any], keep_solution: bool = False) -> dict:
     ``keep_solution`` the row carries the solution arrays under
     ``"solution"`` (not stored).
     """
-    from .registry import get_problem
-
     t_cell = time.perf_counter()
     p = get_problem(spec["problem"])
     row = {"cache_key": spec.get("key"), "problem": p.name, "suite": spec.get("suite"),
@@ -200,7 +195,7 @@ def run_cell(spec: Mapping[str, Any], keep_solution: bool = False) -> dict:
             row.update(status="skipped", message=reason, seconds=0.0, wall_seconds=time.perf_counter() - t_cell)
             return row
         setup_s = s.setup(spec["params"])
-        weights = s.fingerprint(spec["params"])
+        weights = fingerprint(s, spec["params"])
     except MmoptError as e:
         row.update(status="error", message=str(e), seconds=0.0, wall_seconds=time.perf_counter() - t_cell)
         row.setdefault("kind", None)
@@ -213,10 +208,11 @@ def run_cell(spec: Mapping[str, Any], keep_solution: bool = False) -> dict:
         row.setdefault("instance", f"{spec.get('suite')}/{int(spec.get('index') or 0):04d}")
         return row
     params = dict(spec["params"])
-    out = run_limited(lambda: evaluate_in_child(p, inst, lambda i: s.solve(i, **params), keep_solution),
+    out = run_limited(lambda: evaluate_in_child(p, inst, lambda i: s.solve(i, **params), keep_solution,
+                                                spec.get("reference")),
                       spec.get("time_limit"), spec.get("memory_limit"),
                       watch_pids=(spec["driver_pid"],) if spec.get("driver_pid") else ())
-    sc = to_score(out, spec.get("reference"), p.value_tol)
+    sc = to_score(out)
     stats = dict(out.info.get("stats", {}))
     if s.setup_fn is not None:
         stats["setup_seconds"] = setup_s

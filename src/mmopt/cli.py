@@ -108,6 +108,7 @@ def list_cmd(as_json):
     """Problems with their suites, and solvers with their kind."""
     from .registry import problems, solvers_for
 
+    from .learned import weights_files
     from .registry import UNAVAILABLE
 
     data = []
@@ -117,7 +118,7 @@ def list_cmd(as_json):
                      "training_suites": [s.name for s in p.suites.values() if s.role == "train"],
                      "solvers": [{"name": s.name, "kind": s.kind, "version": s.version, "params": s.params,
                                   "available": s.available, "unavailable": s.unavailable_reason(),
-                                  "weights": [str(w.name) for w in s.weights_files()] if s.weights_fn else None}
+                                  "weights": [str(w.name) for w in weights_files(s)] if s.weights_fn else None}
                                  for s in solvers_for(name)]})
     if as_json:
         click.echo(_dump({"problems": data, "unavailable_modules": UNAVAILABLE}))
@@ -409,7 +410,7 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 def references(problem, suite, solver_name, params, out_dir, workers, scheduler):
     """Recompute the reference records of a suite with a reference solver."""
-    from .references import compute_references
+    from .certify import compute_references
     from .registry import get_solver
 
     s = get_solver(solver_name, problem)

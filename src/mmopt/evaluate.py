@@ -11,6 +11,7 @@ wrong); it is never averaged in as a negative gap.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -51,14 +52,23 @@ class Score:
     violations: list = field(default_factory=list)
 
 
-def problem_metrics(problem: Problem, instance, solution, stats: Mapping | None = None) -> dict:
-    """``problem.metrics``, given the solver's stats when the problem's metrics take them
-    (``metrics(instance, solution, stats=None)``: top-k accuracy from a solver's ranked beams, say)."""
-    import inspect
+def problem_metrics(problem: Problem, instance, solution, stats: Mapping | None = None,
+                    reference: Mapping | None = None) -> dict:
+    """``problem.metrics``, given what its signature asks for.
 
-    if "stats" in inspect.signature(problem.metrics).parameters:
-        return problem.metrics(instance, solution, stats=dict(stats or {}))
-    return problem.metrics(instance, solution)
+    ``metrics(instance, solution, stats=None)`` receives the solver's stats
+    (top-k accuracy from a solver's ranked beams, say);
+    ``metrics(..., reference=None)`` receives the instance's reference record
+    (with the reference's ``solution`` where the reference solver kept one): a
+    metric that needs the optimum reads it there and never runs a solver.
+    """
+    names = inspect.signature(problem.metrics).parameters
+    kw = {}
+    if "stats" in names:
+        kw["stats"] = dict(stats or {})
+    if "reference" in names:
+        kw["reference"] = reference
+    return problem.metrics(instance, solution, **kw)
 
 
 def score(problem: Problem, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray],
@@ -69,7 +79,7 @@ def score(problem: Problem, instance: Mapping[str, np.ndarray], solution: Mappin
     """
     rep: FeasibilityReport = problem.check(instance, solution, tol)
     obj = float(problem.objective(instance, solution)) if rep.feasible else None
-    metrics = problem_metrics(problem, instance, solution, stats) if rep.feasible else {}
+    metrics = problem_metrics(problem, instance, solution, stats, reference) if rep.feasible else {}
     s = Score(status="ok" if rep.feasible else "infeasible", objective=obj, feasible=rep.feasible,
               max_violation=rep.max_violation, message="" if rep.feasible else rep.summary(),
               metrics={k: float(v) for k, v in metrics.items()}, violations=rep.to_dict()["violations"])

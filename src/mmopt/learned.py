@@ -10,7 +10,7 @@ weights=NAME, train=FN, setup=LOADER, requires=("torch",))``:
 * beside it, ``NAME.json`` (the sidecar) records the training suite and
   size, seed, epochs, wall time, final train/validation losses, mmopt and
   torch versions and the weights' sha256, which :func:`load_weights` checks;
-* the sha256 is part of every cell's cache key (``Solver.fingerprint``);
+* the sha256 is part of every cell's cache key (:func:`fingerprint`);
 * ``FN(*, epochs, seed, count, progress, **params) -> (state_dict, info)``
   trains on the problem's ``train`` suite (seeds disjoint from every
   evaluation suite); ``mmopt train`` calls it and writes weights + sidecar.
@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ._version import __version__
 from .api import PROBLEMS, MmoptError
 
 
@@ -54,6 +55,36 @@ def weights_path(name: str | os.PathLike, problem: str | None = None) -> Path:
     """``name`` as it is when absolute, else in :func:`weights_dir` of ``problem``."""
     p = Path(name)
     return p if p.is_absolute() else weights_dir(problem) / p
+
+
+def weights_files(solver, params: Mapping[str, Any] | None = None) -> list[Path]:
+    """Weight files of a learned solver for these parameters (``[]`` for a solver without weights).
+
+    Parameters
+    ----------
+    solver : mmopt.api.Solver
+        The solver; its ``weights_fn`` names the files, relative to the
+        ``weights/`` folder of its (first) problem.
+    params : mapping, optional
+        Solver parameters (defaults filled in).
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
+    if solver.weights_fn is None:
+        return []
+    names = solver.weights_fn(**solver.canonical_params(params))
+    names = [names] if isinstance(names, (str, bytes)) or hasattr(names, "__fspath__") else list(names)
+    return [weights_path(n, solver.problems[0]) for n in names]
+
+
+def fingerprint(solver, params: Mapping[str, Any] | None = None) -> str:
+    """What a solver's answer depends on beyond code and parameters: its weights' sha256 (comma-joined).
+
+    Part of every cell's cache key; ``""`` for a solver without weights.
+    """
+    return ",".join(file_sha256(p) for p in weights_files(solver, params))
 
 
 def sidecar_path(path: Path) -> Path:
@@ -94,7 +125,6 @@ def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Map
     """Write ``state`` (tensors, numbers, strings, nested dicts) and its JSON sidecar atomically."""
     import torch
 
-    import mmopt
 
     import io
 
@@ -106,7 +136,7 @@ def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Map
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, path)
     meta = {**dict(sidecar), "file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
-            "mmopt": mmopt.__version__, "torch": torch.__version__,
+            "mmopt": __version__, "torch": torch.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     sc = sidecar_path(path)
     tmp = sc.with_name(f".{sc.name}.tmp{os.getpid()}")
@@ -189,7 +219,7 @@ def train_solver(solver, *, epochs: int | None = None, seed: int = 0, count: int
     if reason:
         raise MmoptError(f"solver '{solver.name}' {reason}")
     prm = solver.canonical_params(params)
-    target = Path(out).resolve() if out else solver.weights_files(prm)[0]
+    target = Path(out).resolve() if out else weights_files(solver, prm)[0]
     if target.exists() and target.is_dir():
         raise MmoptError(f"{target}: is a directory")
     parent = target.parent if target.parent != Path("") else Path(".")

@@ -8,6 +8,11 @@ One line of JSON per instance in ``<problem folder>/references/<suite>.jsonl``
      "status": "opt" | "best" | "bound", "method": "exhaustive",
      "tolerance": 1e-6, "solver_version": 2, "seconds": 0.41, "params": {...}}
 
+A reference solver may keep a small part of its solution in the record
+(stats ``reference_solution``, stored as ``"solution"``) for a problem metric
+that compares a solution with the optimum's (``sumrate-bs-beam``'s
+``bs_diff_opt``); metrics read it from the record and never run a solver.
+
 ``status``: ``opt`` proven optimal within ``tolerance`` (relative), ``best``
 best known value, ``bound`` only an upper bound (``value`` is then the bound).
 """
@@ -64,81 +69,22 @@ def load_references(problem: str, suite: str, root: Path | None = None) -> dict[
     return out
 
 
+def _record(r: Mapping) -> dict:
+    """The record's fields in order; ``solution`` only where the reference solver kept one."""
+    out = {k: r.get(k) for k in RECORD_FIELDS}
+    if r.get("solution") is not None:
+        out["solution"] = r["solution"]
+    return out
+
+
 def write_references(path: Path, records: Iterable[Mapping]) -> Path:
     """Write records (sorted by index) atomically, one JSON object per line."""
     records = sorted(records, key=lambda r: (r.get("index") is None, r.get("index") or 0))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text("".join(json.dumps({k: r.get(k) for k in RECORD_FIELDS}) + "\n" for r in records))
+    tmp.write_text("".join(json.dumps(_record(r)) + "\n" for r in records))
     os.replace(tmp, path)
     return path
-
-
-def compute_references(problem_name: str, suite: str, solver_name: str, params: Mapping | None = None,
-                       indices: Iterable[int] | None = None, root: Path | None = None,
-                       progress: bool = True, workers: int | None = 0, scheduler: str | None = None,
-                       time_limit: float | None = None) -> Path:
-    """Solve every instance of a suite with a reference solver and write the records (and the manifest).
-
-    The cells go through the same path as ``mmopt run`` (:func:`mmopt.cell.run_cell`):
-    the checker re-checks and re-evaluates every solution. The solver's
-    stats must carry ``value``, ``bound``, ``status`` and ``tolerance`` (the
-    certificate); a claimed value that disagrees with the evaluated one
-    beyond the tolerance is an error, and so is any failed cell.
-    """
-    from .registry import get_problem, get_solver
-    from .runner import execute
-
-    p = get_problem(problem_name)
-    s = get_solver(solver_name, problem_name)
-    params = s.canonical_params(params)
-    count = p.suite(suite).count
-    idx = list(indices) if indices is not None else list(range(count))
-    write_manifest(p, suite, root)
-    hashes = load_manifest(problem_name, suite, root)
-    cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": solver_name, "params": params,
-              "seed": int(params.get("seed", 0)), "hash": hashes[i], "key": hashes[i], "reference": None,
-              "time_limit": time_limit} for i in idx]
-    recs, errors = [], []
-
-    def on_row(row):
-        if row["status"] not in ("ok",):
-            errors.append(f"{solver_name} on {row.get('instance')}: {row['status']} {row.get('message', '')}")
-            return
-        stats = row["stats"]
-        val = float(row["objective"])
-        status = stats.get("status", "best")
-        tol = float(stats.get("tolerance", p.value_tol))
-        claimed = stats.get("value", val)
-        if status != "bound" and abs(float(claimed) - val) > max(tol * abs(val), 1e-9) * 10:
-            errors.append(f"{solver_name} on {row['instance']}: reported value {claimed} but its solution "
-                          f"evaluates to {val}")
-            return
-        value = float(stats["value"]) if status == "bound" else val
-        rec = {"problem": problem_name, "suite": suite, "instance": row["instance"], "index": row["instance_index"],
-               "hash": row["instance_hash"], "value": value,
-               "bound": None if stats.get("bound") is None else float(stats["bound"]), "status": status,
-               "method": solver_name, "tolerance": tol, "solver_version": int(s.version),
-               "seconds": round(float(row["seconds"]), 4), "params": dict(params)}
-        if status not in REFERENCE_STATUSES:
-            errors.append(f"{solver_name} on {row['instance']}: reference status must be one of "
-                          f"{REFERENCE_STATUSES}, got {status!r}")
-            return
-        recs.append(rec)
-        if progress:
-            print(f"{problem_name}/{row['instance']}: {value:.6g} ({status}, {row['seconds']:.2f} s)", flush=True)
-
-    execute(cells, workers=workers, scheduler=scheduler, on_row=on_row)
-    if errors:
-        raise MmoptError(f"{len(errors)} instance(s) failed, nothing written; first: {errors[0]}")
-    if len(recs) != len(cells):
-        raise MmoptError("interrupted: nothing written")
-    path = reference_path(problem_name, suite, root)
-    if indices is not None and path.exists():  # a partial recomputation keeps the other records
-        keep = {r["index"]: r for r in load_references(problem_name, suite, root).values()
-                if r.get("index") not in set(idx)}
-        recs = list(keep.values()) + recs
-    return write_references(path, recs)
 
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import os
 import pkgutil
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .api import EXTRAS, PROBLEMS, SOLVERS, MmoptError, Problem, Solver
 
@@ -97,6 +98,18 @@ def import_plugin(spec: str):
         raise MmoptError(f"cannot import '{spec}': {e}") from None
     except (Exception, SystemExit) as e:  # the module's own code failed while importing
         raise MmoptError(f"cannot import '{spec}': {type(e).__name__}: {e}") from None
+
+
+def load_callable(spec: str) -> Callable:
+    """``package.module:function`` or ``path/to/file.py:function`` (a module in the current directory too)."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise MmoptError(f"expected MODULE:CALLABLE, got '{spec}'")
+    mod_name, _, attr = spec.rpartition(":")
+    mod = import_plugin(mod_name)
+    fn = getattr(mod, attr, None)
+    if not callable(fn):
+        raise MmoptError(f"'{mod_name}' has no callable '{attr}'")
+    return fn
 
 
 def add_plugin_modules(modules) -> list[Path]:

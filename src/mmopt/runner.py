@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Mapping
 
 from .api import MmoptError, params_key
 from .cell import run_cell
+from .learned import fingerprint
 from .sandbox import check_memory_limit, check_time_limit, default_memory_limit
 from .references import load_references, suite_hashes
 from .registry import get_problem, get_solver, problems as all_problems, solvers_for
@@ -108,7 +109,7 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
             used_common.update(common)
             if "seed" in s.params:
                 prm["seed"] = seed
-            prms[s.name] = (prm, params_key(prm), s.fingerprint(prm))
+            prms[s.name] = (prm, params_key(prm), fingerprint(s, prm))
         for i, h in enumerate(hashes):
             for s in solvers:
                 prm, pk, fp = prms[s.name]

@@ -14,6 +14,7 @@ other columns) is refused with a one-line error and left untouched.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata as md
 import json
 import os
 import platform
@@ -25,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ._version import __version__
 from .api import MmoptError, json_default
 
 DEFAULT_DB = "mmopt-results.sqlite"
@@ -61,10 +63,6 @@ def cache_key(instance_hash: str, solver: str, version: int, params_json: str, f
 @lru_cache(maxsize=1)
 def provenance() -> dict:
     """mmopt version, git SHA (if any), host, Python and key package versions."""
-    import importlib.metadata as md
-
-    import mmopt
-
     def ver(name):
         try:
             return md.version(name)
@@ -73,12 +71,12 @@ def provenance() -> dict:
 
     sha = None
     try:
-        root = Path(mmopt.__file__).resolve().parent.parent
+        root = Path(__file__).resolve().parent
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         pass
-    return {"mmopt": mmopt.__version__, "git": sha, "host": socket.gethostname(),
+    return {"mmopt": __version__, "git": sha, "host": socket.gethostname(),
             "python": platform.python_version(), "platform": platform.platform(),
             **{p: ver(p) for p in ("numpy", "scipy", "cvxpy", "clarabel", "highspy", "pyomo", "dask",
                                    "distributed", "torch")}}

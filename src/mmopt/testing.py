@@ -27,6 +27,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from .api import InputError, Instance, Problem, Solver, json_default
+from .learned import weights_files
 
 
 def _same(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:
@@ -92,7 +93,7 @@ def check_solver(problem: Problem, solver: Solver, suite: str = "smoke", count: 
         if solver.kind == "distributed":
             assert {"rounds", "messages"} <= set(stats), f"{solver.name}: distributed stats need rounds, messages"
         if solver.kind == "learned":
-            assert solver.weights_files(), f"{solver.name}: a learned solver names its weights"
+            assert weights_files(solver), f"{solver.name}: a learned solver names its weights"
         done["solved"] += 1
     return done
 

@@ -14,21 +14,7 @@ from typing import Callable
 
 from .api import MmoptError
 from .cell import USER_PREFIX
-from .registry import get_problem
-
-
-def load_callable(spec: str) -> Callable:
-    """``package.module:function`` or ``path/to/file.py:function`` (a module in the current directory too)."""
-    from .registry import import_plugin
-
-    if not isinstance(spec, str) or ":" not in spec:
-        raise MmoptError(f"expected MODULE:CALLABLE, got '{spec}'")
-    mod_name, _, attr = spec.rpartition(":")
-    mod = import_plugin(mod_name)
-    fn = getattr(mod, attr, None)
-    if not callable(fn):
-        raise MmoptError(f"'{mod_name}' has no callable '{attr}'")
-    return fn
+from .registry import get_problem, load_callable
 
 
 def _probe(spec: str) -> tuple[dict, dict]:

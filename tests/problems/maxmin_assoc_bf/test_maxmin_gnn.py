@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mmopt.learned import file_sha256, load_weights, read_sidecar  # noqa: E402
+from mmopt.learned import file_sha256, load_weights, read_sidecar, weights_files  # noqa: E402
 from mmopt.problems.maxmin_assoc_bf.problem import sinr  # noqa: E402
 from mmopt.registry import get_solver  # noqa: E402
 from mmopt.problems.maxmin_assoc_bf.solvers import gnn_net as net  # noqa: E402
@@ -120,7 +120,7 @@ def test_gradient_reaches_association_scores(maxmin):
 def test_shipped_weights_load_and_match_sidecars(name):
     s = get_solver(name, "maxmin-assoc-bf")
     assert s.kind == "learned"
-    files = s.weights_files()
+    files = weights_files(s)
     assert len(files) == (1 if name == "gnn-i" else len(STANDARD_PILOTS))
     for f in files:
         side = read_sidecar(f)

@@ -10,6 +10,7 @@ from mmopt import phy
 from mmopt.api import InputError, Instance
 from mmopt.references import load_references
 from mmopt.registry import get_problem, get_solver
+from mmopt.references import load_references
 from mmopt.problems.sumrate_bs_beam import gain_table, genie_assignment, scenario, sum_rate
 from mmopt.problems.sumrate_bs_beam.solvers.baselines import reactive_rule
 from mmopt.problems.sumrate_bs_beam.solvers.bnb import branch_and_bound
@@ -181,10 +182,15 @@ def test_metrics_asrr_topk_and_bs_difference():
     g, gst = get_solver("genie-max-gain", P.name).solve(inst)
     m = P.metrics(inst, g, gst)
     assert m["asrr"] == pytest.approx(1.0) and m["bs_diff_genie"] == 0 and m["top1"] == 1.0
-    o, _ = get_solver("bnb", P.name).solve(inst)
-    m = P.metrics(inst, o)
+    o, ost = get_solver("bnb", P.name).solve(inst)
+    ref = load_references(P.name, "small")[inst.hash]
+    assert ref["status"] == "opt" and ref["solution"]["bs"] == ost["reference_solution"]["bs"]
+    m = P.metrics(inst, o, reference=ref)   # the optimum's BS choice comes from the record, no solver runs
     assert m["asrr"] >= 1.0 - 1e-12 and m["bs_diff_opt"] == 0
     assert "top1" not in m
+    m = P.metrics(inst, g, reference=ref)
+    assert m["bs_diff_opt"] == np.count_nonzero(np.asarray(g["bs"]) != np.asarray(ref["solution"]["bs"]))
+    assert "bs_diff_opt" not in P.metrics(inst, o)   # no record, no optimum-based metric
     # reversed scores: the best beam is last
     G = gain_table(inst)
     rev = [(-G[u, o["bs"][u]]).tolist() for u in range(4)]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,9 +11,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from mmopt import MmoptError  # noqa: E402
-from mmopt.learned import file_sha256, load_weights, read_sidecar, weights_path  # noqa: E402
+from mmopt.learned import file_sha256, load_weights, read_sidecar, weights_files, weights_path  # noqa: E402
 from mmopt.registry import get_problem, get_solver  # noqa: E402
 from mmopt.problems.sumrate_bs_beam.solvers import gbpn as G  # noqa: E402
+from mmopt.problems.sumrate_bs_beam.solvers import gbpn_features as F  # noqa: E402
+from mmopt.problems.sumrate_bs_beam.solvers import gbpn_net as N  # noqa: E402
+from mmopt.problems.sumrate_bs_beam.solvers import gbpn_train as T  # noqa: E402
 
 PROBLEM = "sumrate-bs-beam"
 
@@ -26,11 +31,20 @@ def smoke():
 def smoke_samples(smoke):
     parts = []
     for i, inst in enumerate(smoke):
-        s = G.instance_samples(inst)
+        s = F.instance_samples(inst)
         s["inst"] = np.full(len(s["bs"]), i, np.int64)
         parts.append(s)
     return {k: (np.concatenate([p[k] for p in parts]) if not (k.startswith("shape:") or k == "n_beams")
                 else parts[0][k]) for k in parts[0]}
+
+
+def test_solver_modules_import_without_torch():
+    # the plugin loader imports every non-underscore module of solvers/: none may import torch
+    mods = ", ".join(f"mmopt.problems.sumrate_bs_beam.solvers.{m}"
+                     for m in ("gbpn", "gbpn_features", "gbpn_net", "gbpn_train"))
+    code = f"import sys, {mods}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # ---------------------------------------------------------------------------
@@ -38,7 +52,7 @@ def smoke_samples(smoke):
 # ---------------------------------------------------------------------------
 def test_samples_match_the_instance(smoke, smoke_samples):
     inst = smoke[0]
-    s = G.instance_samples(inst)
+    s = F.instance_samples(inst)
     pairs = np.argwhere(inst["visible"])
     assert len(s["bs"]) == len(pairs)
     # labels: the genie gain and an independent argmax over the codebook
@@ -48,26 +62,26 @@ def test_samples_match_the_instance(smoke, smoke_samples):
         assert s["gain_db"][k] == pytest.approx(10 * np.log10(inst["gain_future"][u, b]), abs=1e-3)
         assert np.isclose(g.max(), inst["gain_future"][u, b])
     # packed encoding maps decode to the instance's maps
-    x = G.decode_x(s["x:enc_map"], s["shape:enc_map"], "bem-gbpn", 0.0, 1.0)
+    x = F.decode_x(s["x:enc_map"], s["shape:enc_map"], "bem-gbpn", 0.0, 1.0)
     assert np.array_equal(x.astype(bool), inst["enc_map"][pairs[:, 0], pairs[:, 1]])
 
 
 # ---------------------------------------------------------------------------
 # a tiny training of each variant: the loss decreases
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("variant", G.VARIANTS)
+@pytest.mark.parametrize("variant", F.VARIANTS)
 def test_tiny_training_decreases_loss(variant, smoke_samples):
-    data = G.select(smoke_samples, variant)
+    data = F.select(smoke_samples, variant)
     n = len(data["bs"])
     assert n >= 4
     # one batch holding every training sample: each epoch is one Adam step on the same data
-    state, info = G.fit(variant, data, epochs=8, seed=1, batch=256, val_fraction=0.25)
+    state, info = T.fit(variant, data, epochs=8, seed=1, batch=256, val_fraction=0.25)
     losses = [h["train_loss"] for h in info["history"]]
     assert len(losses) == 8
     assert losses[-1] < losses[0], losses
     assert info["train_size"] + info["val_size"] == n or info["val_size"] == info["train_size"]
     # the best-validation state rebuilds into a working predictor
-    m = G.model_from_state(state)
+    m = N.model_from_state(state)
     assert m["variant"] == variant
 
 
@@ -137,11 +151,11 @@ def test_decide_refuses_more_users_than_rf_chains():
 # ---------------------------------------------------------------------------
 # shipped weights
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("variant", G.VARIANTS)
+@pytest.mark.parametrize("variant", F.VARIANTS)
 def test_shipped_weights_load_and_match_their_sidecar(variant):
     s = get_solver(variant, PROBLEM)
     assert s.kind == "learned"
-    (path,) = s.weights_files()
+    (path,) = weights_files(s)
     assert path == weights_path(G._weights_name(variant), PROBLEM) and path.is_file()
     assert path.parent == get_problem(PROBLEM).folder / "weights"
     side = read_sidecar(path)
@@ -155,7 +169,7 @@ def test_shipped_weights_load_and_match_their_sidecar(variant):
     assert path.stat().st_size < 4 << 20
 
 
-@pytest.mark.parametrize("variant", G.VARIANTS)
+@pytest.mark.parametrize("variant", F.VARIANTS)
 def test_shipped_solvers_feasible_on_smoke(variant, smoke):
     prob = get_problem(PROBLEM)
     s = get_solver(variant, PROBLEM)

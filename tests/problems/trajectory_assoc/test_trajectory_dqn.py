@@ -9,6 +9,7 @@ import pytest
 from mmopt.problems.trajectory_assoc import gamma_of, simulate
 from mmopt.problems.trajectory_assoc.env import TrajectoryAssocEnv, realisations
 from mmopt.registry import get_problem, get_solver
+from mmopt.learned import weights_files
 
 P = get_problem("trajectory-assoc")
 SMALL = {"M": 60, "NB": 3, "n_train": 2, "bs_placement": "box"}
@@ -147,7 +148,7 @@ def test_shipped_weights_and_smoke(name):
 
     s = get_solver(name, "trajectory-assoc")
     assert s.kind == "learned" and s.requires == ("torch",)
-    (path,) = s.weights_files()
+    (path,) = weights_files(s)
     side = read_sidecar(path)
     assert side["sha256"] == file_sha256(path)
     state = load_weights(path)

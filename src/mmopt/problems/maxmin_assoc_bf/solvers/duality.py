@@ -121,6 +121,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mmopt.problems.maxmin_assoc_bf.problem import sinr
+from mmopt.problems.maxmin_assoc_bf.solvers.socp import maxmin_socp
+
 #: floor on mu_l P_l (normalised weights) of a served AP
 MU_FLOOR = 1e-9
 CONVERGED, PRUNED, CAPPED = 0, 1, 2
@@ -483,8 +486,6 @@ def maxmin_duality(H, P, noise, assoc, rel_tol: float = 1e-6, max_iter: int = 30
     info = {"sinr": val, "sinr_upper": upper, "iterations": int(res.iterations[0]),
             "status": STATUS_NAMES[int(res.status[0])], "fallback": False}
     if upper - val > rel_tol * upper:
-        from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
-
         V2, info2 = maxmin_socp(H, P, noise, assoc, rel_tol=rel_tol)
         upper = min(upper, float(info2["sinr_upper"]))
         if info2["sinr"] > val:
@@ -503,8 +504,6 @@ def finish_beamformers(H, P, noise, assoc, z, p) -> tuple[np.ndarray, float]:
     same directions. Returns ``(V, min SINR achieved by V)``; ``V`` meets
     every per-AP budget.
     """
-    from mmopt.problems.maxmin_assoc_bf import sinr
-
     H = np.asarray(H)
     P, noise = np.asarray(P, dtype=float), np.asarray(noise, dtype=float)
     assoc = np.asarray(assoc, dtype=np.int64)

@@ -5,7 +5,7 @@ certified max-min beamforming or discarded by a valid upper bound on its
 optimum :math:`\\gamma^\\star(a)`:
 
 * the interference-free bound (users of one AP sharing its power,
-  :func:`~mmopt.problems.maxmin_assoc_bf.solvers.beamforming.single_user_bound`), computed
+  :func:`~mmopt.problems.maxmin_assoc_bf.solvers.socp.single_user_bound`), computed
   for all associations at once; associations are visited in decreasing order
   of it and the visit stops once it falls below the incumbent;
 * with ``inner="duality"`` (default), the uplink-downlink duality fixed
