@@ -131,7 +131,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path):
 
 
 def test_highway_cdf_command_matches_the_python_api(tmp_path):
-    from mmopt.problems.highway_sector_beams import Beam, Road, service_distance_cdf
+    from mmopt.problems.highway_sector_beams.analysis import Beam, Road, service_distance_cdf
 
     r = mm("highway-cdf", "--beam", "0,0,1.5708,80,1.0472", "--road=-10,10,0", "--l", "5,10,20", "--p", "0,0.5",
            cwd=tmp_path)

@@ -10,11 +10,13 @@ import pytest
 
 from mmopt.api import InputError
 from mmopt.problems.highway_sector_beams import scenario as sim
-from mmopt.problems.highway_sector_beams import (CASE_ARC, CASE_LEFT, CASE_RIGHT, Beam, beam_road_area,
-                                    highway_cdf_json, interference_free_distance, interference_probability,
-                                    interfered_area, layout_beams, layout_neighbours, layout_road,
-                                    mean_service_distance, paper_layout, sector_distance_cdf,
-                                    service_distance_cdf, travel_distance, verify_case_geometry)
+from mmopt.problems.highway_sector_beams.analysis import (CASE_ARC, CASE_LEFT, CASE_RIGHT, Beam, beam_road_area,
+                                                          interference_free_distance, interference_probability,
+                                                          interfered_area, mean_service_distance,
+                                                          sector_distance_cdf, service_distance_cdf,
+                                                          travel_distance, verify_case_geometry)
+from mmopt.problems.highway_sector_beams.cli import highway_cdf_json
+from mmopt.problems.highway_sector_beams.layout import layout_beams, layout_neighbours, layout_road, paper_layout
 from mmopt.registry import get_problem, get_solver
 
 R, W = 80.0, math.radians(60)
@@ -238,6 +240,26 @@ def test_highway_cdf_json():
     assert len(out["l"]) == 11 and len(out["curves"][0]["cdf"]) == 11
     custom = highway_cdf_json([0, 10, 100], beam=(0, 15, -math.pi / 2, 80, W), road=(-10.5, 10.5, 0.0))
     assert custom["curves"][0]["cdf"][-1] == pytest.approx(1.0)
+
+
+def test_modules_define_what_they_export():
+    """Each module's ``__all__`` is defined there; the package re-exports the analysis API unchanged."""
+    import inspect
+
+    import mmopt.problems.highway_sector_beams as pkg
+    from mmopt.problems.highway_sector_beams import analysis, cli, layout, problem
+
+    for mod in (analysis, layout, cli):
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isfunction(obj) or inspect.isclass(obj):
+                assert obj.__module__ == mod.__name__, name
+    assert not set(analysis.__all__) & set(layout.__all__)
+    home = {**dict.fromkeys(analysis.__all__, analysis), **dict.fromkeys(layout.__all__, layout),
+            **dict.fromkeys(("HighwaySectorBeams", "connection_distances", "empty_solution"), problem)}
+    assert {"Beam", "Road", "service_distance_cdf"} <= set(pkg.__all__)  # the API the statement documents
+    for name in pkg.__all__:
+        assert getattr(pkg, name) is getattr(home[name], name), name
 
 
 # ---------------------------------------------------------------------------

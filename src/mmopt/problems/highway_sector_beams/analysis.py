@@ -1,19 +1,17 @@
-r"""Interference-aware highway beam allocation (``highway-sector-beams``).
+r"""Sector geometry and service-distance analysis of the MACOL paper (``highway-sector-beams``).
 
 A. Kose, H. Lee, C. H. Foh, M. Shojafar, "Multi-agent context learning
 strategy for interference-aware beam allocation in mmWave vehicular
-communications" (MACOL, arXiv:2401.02323). Equation numbers below follow
-the paper: (1) path loss, (2) sector travelling-distance CDF, (3)-(4) the
-highway CDF, (5)-(7), (9), (10) the interference-free distance, (8) the
-interfered area, (11)-(12) its CDF, (14) the context mask, (16)-(17) the
-context values and threshold, Appendix A eqs. (18)-(34) the three exit cases,
-Appendix B the highway geometry.
+communications" (MACOL, arXiv:2401.02323), Sec. II and Appendices A and B.
+Equation numbers follow the paper: (2) sector travelling-distance CDF,
+(3)-(4) the highway CDF, (5)-(7), (9), (10) the interference-free distance,
+(8) the interfered area, (11)-(12) its CDF, Appendix A eqs. (18)-(34) the
+three exit cases, Appendix B the highway geometry. The paper's highway
+layout built on these functions is in
+:mod:`mmopt.problems.highway_sector_beams.layout`.
 
-This module has two parts.
-
-**Sector-geometry analysis** (Sec. II, Appendices A and B). A beam is a
-sector: origin :math:`(x, y)`, pointing angle :math:`\theta`, radius
-:math:`R_B`, beamwidth :math:`\Omega_B`; a point at polar coordinates
+A beam is a sector: origin :math:`(x, y)`, pointing angle :math:`\theta`,
+radius :math:`R_B`, beamwidth :math:`\Omega_B`; a point at polar coordinates
 :math:`r\angle\phi` relative to the beam axis is inside when
 :math:`r \le R_B` and :math:`|\phi| \le \Omega_B/2`.
 
@@ -72,45 +70,28 @@ sector: origin :math:`(x, y)`, pointing angle :math:`\theta`, radius
   (:func:`interference_free_distance`; an atom at 0 for starts inside an
   active sector). :func:`interfered_area` is eq. (8),
   :math:`A_I(k) = |S_b \cap S_k \cap \text{road}|`.
-
-**The problem** (:class:`HighwaySectorBeams`): the paper's highway, 6 BSs,
-18 sector beams, 6 lanes, ``N`` vehicles kept constant by re-entry, a
-time-stepped schedule of which vehicle each beam serves; the objective is
-the fraction of vehicle time served without interference. The simulation
-core is :mod:`mmopt.problems.highway_sector_beams.scenario`.
-
-Modelling choices not fixed by the paper's text available to us (stated so
-that they can be changed): BS spacing 150 m per side, the two sides
-staggered by 75 m, BSs 4.5 m from the road edge, lanes 3.5 m wide, a 600 m
-section; the eq. (1) path loss is the 3GPP TR 38.901 UMi line-of-sight form
-:math:`PL = 32.4 + 20\log_{10} f_{GHz} + 21\log_{10} d` (61.34 dB at 1 m,
-21 dB/decade at 28 GHz), no shadowing; ideal sector antennas (9 dB inside,
-nothing outside).
 """
 from __future__ import annotations
 
 import itertools
-import json
 import math
-from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import numpy as np
 from scipy.integrate import quad_vec
 from scipy.special import roots_legendre
 
-from mmopt.api import (FeasibilityReport, InputError, Key, MmoptError, Problem,
-                       Suite, check_structure, problem)
-from . import scenario as sim
+__all__ = [
+    "TWO_PI", "CASE_LEFT", "CASE_RIGHT", "CASE_ARC", "CASE_NAMES", "DISTANCE_MODELS",
+    "Beam", "Road", "travel_distance", "verify_case_geometry", "chord", "sector_distance_cdf",
+    "beam_road_area", "interfered_area", "service_distance_cdf", "mean_service_distance",
+    "interference_probability", "interference_free_distance",
+]
 
 TWO_PI = 2.0 * math.pi
 CASE_LEFT, CASE_RIGHT, CASE_ARC = 0, 1, 2
 CASE_NAMES = ("left edge", "right edge", "arc")
-
-
-# ===========================================================================
-# Sector geometry (Sec. II, Appendices A and B)
-# ===========================================================================
 
 
 @dataclass(frozen=True)
@@ -653,239 +634,3 @@ def interference_free_distance(beam: Beam, road: Road, x, y, neighbours: Sequenc
             dist = np.where(act[..., i], np.minimum(dist, cand), dist)
     return np.where(inside, dist, np.nan)
 
-
-# ===========================================================================
-# The paper's highway layout
-# ===========================================================================
-
-LAYOUT_DEFAULTS = {
-    "section_m": 600.0,
-    "lanes_per_direction": 3,
-    "lane_width_m": 3.5,
-    "bs_offset_m": 4.5,  # from the road edge
-    "bs_x_north_m": [112.5, 262.5, 412.5],
-    "bs_x_south_m": [187.5, 337.5, 487.5],
-    "beam_radius_m": 80.0,
-    "beam_width_deg": 60.0,
-    "beams_per_bs": 3,
-}
-RADIO_DEFAULTS = {
-    "tx_power_dbm": 20.0,
-    "beam_gain_db": 9.0,
-    "noise_figure_db": 7.0,
-    "bandwidth_mhz": 50.0,
-    "sinr_threshold_db": -5.0,
-    "carrier_ghz": 28.0,
-    "pl_slope_db": 21.0,
-}
-MOBILITY_DEFAULTS = {"speed_kmh": [80.0, 110.0], "dt_s": 0.1}
-
-
-def paper_layout(params: Mapping | None = None) -> dict[str, np.ndarray]:
-    """Layout arrays (road, lanes, BSs, beams) of the paper's highway.
-
-    Lanes with ``y >= 0`` (north) drive towards +x, the others towards -x.
-    North BSs face south: beams pointing at -150, -90, -30 degrees; south
-    BSs face north: 30, 90, 150 degrees (for 3 beams of 60 degrees).
-    """
-    P = {**LAYOUT_DEFAULTS, **(params or {})}
-    nl = int(P["lanes_per_direction"])
-    lw = float(P["lane_width_m"])
-    half = nl * lw
-    lane_y = np.concatenate([-(np.arange(nl)[::-1] + 0.5) * lw, (np.arange(nl) + 0.5) * lw])
-    lane_dir = np.concatenate([-np.ones(nl, dtype=np.int64), np.ones(nl, dtype=np.int64)])
-    yb = half + float(P["bs_offset_m"])
-    bs = [(x, yb) for x in P["bs_x_north_m"]] + [(x, -yb) for x in P["bs_x_south_m"]]
-    bs_xy = np.array(bs, dtype=float)
-    k = int(P["beams_per_bs"])
-    width = math.radians(float(P["beam_width_deg"]))
-    offs = (np.arange(k) - (k - 1) / 2) * width
-    theta, beam_bs = [], []
-    for s, (_, y) in enumerate(bs):
-        facing = -math.pi / 2 if y > 0 else math.pi / 2
-        for o in offs:
-            theta.append(math.remainder(facing + o, TWO_PI))
-            beam_bs.append(s)
-    B = len(theta)
-    return {
-        "section": np.array([0.0, float(P["section_m"])]),
-        "road_y": np.array([-half, half]),
-        "lane_y": lane_y,
-        "lane_dir": lane_dir,
-        "bs_xy": bs_xy,
-        "beam_bs": np.array(beam_bs, dtype=np.int64),
-        "beam_theta": np.array(theta),
-        "beam_radius": np.full(B, float(P["beam_radius_m"])),
-        "beam_width": np.full(B, width),
-    }
-
-
-def layout_beams(instance: Mapping[str, np.ndarray]) -> list[Beam]:
-    """The :class:`Beam` objects of an instance (or layout dict)."""
-    xy = np.asarray(instance["bs_xy"])[np.asarray(instance["beam_bs"])]
-    return [Beam(float(x), float(y), float(t), float(r), float(w)) for (x, y), t, r, w in
-            zip(xy, instance["beam_theta"], instance["beam_radius"], instance["beam_width"])]
-
-
-def layout_road(instance: Mapping[str, np.ndarray]) -> Road:
-    """The :class:`Road` of an instance: ``y_split`` between the two directions' lanes."""
-    ly = np.asarray(instance["lane_y"], dtype=float)
-    ld = np.asarray(instance["lane_dir"])
-    if (ld > 0).all() or (ld < 0).all():
-        split = float(ly.min()) if (ld > 0).all() else float(ly.max()) + 1.0
-    else:
-        lo_pos, hi_neg = ly[ld > 0].min(), ly[ld < 0].max()
-        if not lo_pos > hi_neg:
-            raise ValueError("the +x lanes must all lie north of the -x lanes")
-        split = 0.5 * (lo_pos + hi_neg)
-    ry = np.asarray(instance["road_y"], dtype=float)
-    return Road(float(ry[0]), float(ry[1]), split)
-
-
-def layout_neighbours(instance: Mapping[str, np.ndarray], *, on: str = "lanes") -> list[list[int]]:
-    """Beams that can interfere with each beam (the mask of eq. (14)).
-
-    ``on="lanes"``: some point of a lane centre line is inside both sectors
-    (what matters for the simulation); ``on="road"``: the chords overlap at
-    some of 401 heights across the road band, i.e. a positive eq. (8)
-    overlap area (what the analysis uses).
-    """
-    beams = layout_beams(instance)
-    B = len(beams)
-    out: list[list[int]] = [[] for _ in range(B)]
-    if on == "road":
-        road = layout_road(instance)
-        ys = np.linspace(road.y_low, road.y_high, 401)  # both sectors' chords overlap on some y
-        ch = [chord(bm, ys) for bm in beams]
-    elif on == "lanes":
-        ch = [chord(bm, np.asarray(instance["lane_y"], dtype=float)) for bm in beams]
-    else:
-        raise ValueError("on must be 'lanes' or 'road'")
-    for b in range(B):
-        for k in range(B):
-            if k == b:
-                continue
-            lo = np.fmax(ch[b][0], ch[k][0])
-            hi = np.fmin(ch[b][1], ch[k][1])
-            if np.any(np.nan_to_num(hi - lo, nan=-1.0) > 1e-9):
-                out[b].append(k)
-    return out
-
-
-def layout_service_distance_cdf(instance: Mapping[str, np.ndarray], l, p=0.0, beams: Sequence[int] | None = None,
-                                *, model: str = "eq10") -> np.ndarray:
-    """Road-area-weighted mixture over beams of :func:`service_distance_cdf`.
-
-    Each beam uses its eq. (8) neighbours (``layout_neighbours(on="road")``)
-    with activity probability ``p``; a start uniform on the road part of the
-    union of beams, counted once per beam that covers it.
-    """
-    allb = layout_beams(instance)
-    road = layout_road(instance)
-    nbr = layout_neighbours(instance, on="road")
-    idx = range(len(allb)) if beams is None else beams
-    tot = 0.0
-    acc = 0.0
-    for b in idx:
-        try:
-            A = beam_road_area(allb[b], road)
-        except ValueError:
-            continue
-        acc = acc + A * service_distance_cdf(allb[b], road, l, [allb[k] for k in nbr[b]], p, model=model)
-        tot += A
-    return acc / tot
-
-
-def layout_mean_service_distance(instance: Mapping[str, np.ndarray], p=0.0, *, model: str = "eq10") -> float:
-    """Mean of :func:`layout_service_distance_cdf` (road-area-weighted over beams), m."""
-    allb = layout_beams(instance)
-    road = layout_road(instance)
-    nbr = layout_neighbours(instance, on="road")
-    tot = acc = 0.0
-    for b, bm in enumerate(allb):
-        try:
-            A = beam_road_area(bm, road)
-        except ValueError:
-            continue
-        acc += A * mean_service_distance(bm, road, [allb[k] for k in nbr[b]], p, model=model)
-        tot += A
-    return acc / tot
-
-
-def highway_cdf_json(l: Sequence[float] | None = None, *, p: float | Sequence[float] = 0.0,
-                     beam_index: int | None = None, beam: Sequence[float] | None = None,
-                     road: Sequence[float] | None = None, neighbours: Sequence[Sequence[float]] | None = None,
-                     points: int = 41) -> dict:
-    """JSON-able analytic service-distance CDFs (for the ``mmopt`` CLI).
-
-    Parameters
-    ----------
-    l : sequence of float, optional
-        Distances (m); default ``points`` values from 0 to the longest chord.
-    p : float or sequence of float
-        One curve per value: every neighbour active with probability ``p``.
-    beam_index : int, optional
-        A beam of the paper's layout (0..17) with its eq. (8) neighbours.
-        Without it (and without ``beam``) the road-area-weighted mixture over
-        the 18 beams is returned.
-    beam : (x, y, theta, radius, width), optional
-        An explicit beam (m, rad); then ``road`` = (y_low, y_high, y_split)
-        and ``neighbours`` = list of (x, y, theta, radius, width) apply
-        (default: the paper's road, no neighbours).
-    points : int
-        Number of default distances.
-
-    Returns
-    -------
-    dict
-        ``{"problem", "what", "beam", "road", "neighbours", "l", "curves":
-        [{"p", "cdf", "mean_m"}]}``.
-    """
-    lay = paper_layout()
-    ps = [float(v) for v in np.atleast_1d(np.asarray(p, dtype=float))]
-    if beam is not None:
-        bm = Beam(*[float(v) for v in beam])
-        rd = Road(*[float(v) for v in road]) if road is not None else layout_road(lay)
-        nbs = [Beam(*[float(v) for v in nb]) for nb in (neighbours or [])]
-        what = "beam"
-    else:
-        rd = layout_road(lay)
-        if beam_index is not None:
-            allb = layout_beams(lay)
-            if not 0 <= beam_index < len(allb):
-                raise MmoptError(f"beam_index must be in 0..{len(allb) - 1}")
-            bm = allb[beam_index]
-            nbs = [allb[k] for k in layout_neighbours(lay, on="road")[beam_index]]
-            what = f"paper layout beam {beam_index}"
-        else:
-            bm, nbs, what = None, [], "paper layout, road-area-weighted mixture over all beams"
-    if l is None:
-        lmax = 2 * float(lay["beam_radius"].max()) if bm is None else 2 * bm.radius
-        l = np.linspace(0.0, lmax, int(points))
-    l = np.asarray(l, dtype=float)
-    curves = []
-    for pv in ps:
-        if bm is None:
-            F = layout_service_distance_cdf(lay, l, pv)
-            mean = layout_mean_service_distance(lay, pv)
-        else:
-            F = service_distance_cdf(bm, rd, l, nbs, pv)
-            mean = mean_service_distance(bm, rd, nbs, pv)
-        curves.append({"p": pv, "cdf": [round(float(v), 6) for v in F], "mean_m": round(mean, 4)})
-    out = {
-        "problem": "highway-sector-beams",
-        "what": what,
-        "equations": "MACOL (Kose et al.) eqs. (3)-(4) for p = 0, (11)-(12) otherwise",
-        "beam": None if bm is None else asdict(bm),
-        "road": asdict(rd),
-        "neighbours": [asdict(nb) for nb in nbs],
-        "l": [round(float(v), 6) for v in l],
-        "curves": curves,
-    }
-    json.dumps(out)  # JSON-able by construction
-    return out
-
-
-# ===========================================================================
-# The problem
-# ===========================================================================

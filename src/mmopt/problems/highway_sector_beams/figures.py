@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import layout_service_distance_cdf
+from .layout import layout_service_distance_cdf
 
 STRATEGIES = ("random", "best-snr", "macol")
 P_VALUES = (0.0, 0.2, 0.4, 0.6, 0.8)

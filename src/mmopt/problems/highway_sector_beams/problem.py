@@ -1,23 +1,21 @@
 r"""The ``highway-sector-beams`` problem: statement, keys, suites, checker and objective.
 
-Kose, Lee, Foh, Shojafar, MACOL, Sec. II; the sector geometry (eqs. (3)-(12),
-Appendices A-B) is in :mod:`mmopt.problems.highway_sector_beams.analysis` and
-the time-stepped highway in :mod:`mmopt.problems.highway_sector_beams.scenario`.
+Kose, Lee, Foh, Shojafar, MACOL, Sec. II; the sector geometry (eqs. (2)-(12),
+Appendices A-B) is in :mod:`mmopt.problems.highway_sector_beams.analysis`, the
+paper's layout in :mod:`mmopt.problems.highway_sector_beams.layout` and the
+time-stepped highway in :mod:`mmopt.problems.highway_sector_beams.scenario`.
 """
 from __future__ import annotations
 
 import json
 import math
-from typing import Mapping
 
 import numpy as np
 
 from mmopt.api import FeasibilityReport, InputError, Key, MmoptError, Problem, Suite, check_structure, problem
 
 from . import scenario as sim
-from .analysis import *  # noqa: F401,F403
-from .analysis import (LAYOUT_DEFAULTS, MOBILITY_DEFAULTS, RADIO_DEFAULTS, layout_beams, layout_neighbours,
-                       layout_road, paper_layout)
+from .layout import LAYOUT_DEFAULTS, MOBILITY_DEFAULTS, RADIO_DEFAULTS, layout_mean_service_distance, paper_layout
 
 _MODELS = {"geometric": sim.MODEL_GEOMETRIC, "practical": sim.MODEL_PRACTICAL}
 _PAPER_N = (6, 10, 15, 20, 25, 30, 35, 40)
@@ -357,8 +355,6 @@ def empty_solution(instance) -> dict[str, np.ndarray]:
 def _reproduction_rows(prob, frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` for the MACOL paper (see :meth:`HighwaySectorBeams.reproduction`)."""
     from mmopt.reproduce import pct
-
-    from .analysis import layout_mean_service_distance, paper_layout
 
     sub = frame[(frame["suite"] == suite)].copy()
     if sub.empty:

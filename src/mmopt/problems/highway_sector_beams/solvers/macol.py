@@ -44,7 +44,7 @@ import numpy as np
 from mmopt import solver
 from mmopt.distributed import Network
 from mmopt.problems.highway_sector_beams import scenario as sim
-from mmopt.problems.highway_sector_beams import layout_neighbours
+from mmopt.problems.highway_sector_beams.layout import layout_neighbours
 from mmopt.problems.highway_sector_beams.solvers.baselines import departed, pick_vehicle
 
 PROBLEM = "highway-sector-beams"
