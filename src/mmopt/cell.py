@@ -7,8 +7,8 @@ in-memory cache or the content-addressed folder ``MMOPT_INSTANCE_CACHE``),
 checks its hash against the suite manifest, asks the solver whether it
 applies, runs the solver's set-up (weight loading) in the worker, then
 solves, checks and evaluates in a forked, time-limited child, scores the
-result against the reference record and returns a finished row (a JSON-able
-dict) that the driver stores as it is.
+result against the reference record and returns a finished
+:class:`~mmopt.schema.Row` that the driver stores as it is.
 """
 from __future__ import annotations
 
@@ -21,11 +21,12 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .api import InputError, Instance, MmoptError, Solver, params_key
+from .api import InputError, Instance, MmoptError, Solver
 from .evaluate import Score, score
 from .learned import cell_threads, fingerprint
 from .registry import get_problem, get_solver, load_callable
-from .sandbox import Outcome, run_limited
+from .sandbox import Outcome, one_line, run_limited
+from .schema import Cell, Row
 
 #: solver names of this form run a user's function ``MODULE:CALLABLE`` (``mmopt validate``)
 USER_PREFIX = "user:"
@@ -162,66 +163,64 @@ def to_score(out: Outcome) -> Score:
     return Score(**out.info["score"])
 
 
-def run_cell(spec: Mapping[str, Any], keep_solution: bool = False) -> dict:
-    """Run one cell described by ``spec`` and return its finished row.
+def run_cell(cell: Cell, keep_solution: bool = False) -> Row:
+    """Run one cell and return its finished row.
 
-    ``spec`` keys: ``problem``, ``suite``, ``index`` (or ``instance``: arrays
-    and ``meta`` for a file given by the user), ``solver``, ``params``,
-    ``seed``, ``key`` (the cache key), ``hash`` (expected instance hash or
-    None), ``reference`` (record or None), ``time_limit``; optional
-    ``memory_limit`` (GB the cell may allocate) and ``driver_pid`` (the cell
-    is killed when that process is gone: same machine only). With
-    ``keep_solution`` the row carries the solution arrays under
-    ``"solution"`` (not stored).
+    Parameters
+    ----------
+    cell : Cell
+        What to run (see :class:`mmopt.schema.Cell`): the instance is
+        obtained from ``(suite, index)`` and checked against ``cell.hash``, or
+        taken from ``cell.instance`` (a file given by the user).
+    keep_solution : bool
+        Put the solution arrays in ``Row.solution`` (never stored).
+
+    Returns
+    -------
+    Row
+        Status, objective, gap against ``cell.reference``, metrics, stats and times.
     """
     t_cell = time.perf_counter()
-    p = get_problem(spec["problem"])
-    row = {"cache_key": spec.get("key"), "problem": p.name, "suite": spec.get("suite"),
-           "instance_index": spec.get("index"), "solver": spec["solver"], "params": params_key(spec["params"]),
-           "seed": spec.get("seed", 0), "time_limit": spec.get("time_limit"), "stats": {}, "metrics": {},
-           "feasible": 0, "max_violation": None, "objective": None, "reference": None,
-           "reference_status": None, "gap": None, "abs_gap": None, "message": ""}
+    p = get_problem(cell.problem)
+    row = Row.of(cell, problem=p.name)
     try:
-        s = resolve_solver(p.name, spec["solver"])
-        row.update(kind=s.kind, solver_version=s.version)
-        if spec.get("instance") is not None:
-            inst = Instance(spec["instance"]["arrays"], spec["instance"]["meta"])
+        s = resolve_solver(p.name, cell.solver)
+        row.kind, row.solver_version = s.kind, s.version
+        if cell.instance is not None:
+            inst = Instance(cell.instance["arrays"], cell.instance["meta"])
         else:
-            inst = obtain_instance(p, spec["suite"], spec["index"], spec.get("hash"))
-        row.update(instance=inst.id, instance_hash=inst.hash, suite=inst.meta.get("suite", spec.get("suite")))
+            inst = obtain_instance(p, cell.suite, cell.index, cell.hash)
+        row.instance, row.instance_hash = inst.id, inst.hash
+        row.suite = inst.meta.get("suite", cell.suite)
         s.warm_up()
-        reason = s.applies(inst, spec["params"])
+        reason = s.applies(inst, cell.params)
         if reason:
-            row.update(status="skipped", message=reason, seconds=0.0, wall_seconds=time.perf_counter() - t_cell)
+            row.status, row.message, row.seconds = "skipped", reason, 0.0
+            row.wall_seconds = time.perf_counter() - t_cell
             return row
-        setup_s = s.setup(spec["params"])
-        weights = fingerprint(s, spec["params"])
-    except MmoptError as e:
-        row.update(status="error", message=str(e), seconds=0.0, wall_seconds=time.perf_counter() - t_cell)
-        row.setdefault("kind", None)
-        row.setdefault("instance", f"{spec.get('suite')}/{int(spec.get('index') or 0):04d}")
-        return row
+        setup_s = s.setup(cell.params)
+        weights = fingerprint(s, cell.params)
     except Exception as e:  # noqa: BLE001 - a solver's applies/setup failing is that cell's error
-        from .sandbox import one_line
-
-        row.update(status="error", message=one_line(e), seconds=0.0, wall_seconds=time.perf_counter() - t_cell)
-        row.setdefault("instance", f"{spec.get('suite')}/{int(spec.get('index') or 0):04d}")
+        row.status, row.seconds = "error", 0.0
+        row.message = str(e) if isinstance(e, MmoptError) else one_line(e)
+        row.wall_seconds = time.perf_counter() - t_cell
         return row
-    params = dict(spec["params"])
+    params = dict(cell.params)
     out = run_limited(lambda: evaluate_in_child(p, inst, lambda i: s.solve(i, **params), keep_solution,
-                                                spec.get("reference")),
-                      spec.get("time_limit"), spec.get("memory_limit"),
-                      watch_pids=(spec["driver_pid"],) if spec.get("driver_pid") else ())
+                                                cell.reference),
+                      cell.time_limit, cell.memory_limit, watch_pids=(cell.driver_pid,) if cell.driver_pid else ())
     sc = to_score(out)
     stats = dict(out.info.get("stats", {}))
     if s.setup_fn is not None:
         stats["setup_seconds"] = setup_s
     if weights:
         stats["weights_sha256"] = weights
-    row.update(status=sc.status, objective=sc.objective, feasible=int(sc.feasible), max_violation=sc.max_violation,
-               reference=sc.reference, reference_status=sc.reference_status, gap=sc.gap, abs_gap=sc.abs_gap,
-               seconds=out.info.get("seconds", out.wall), wall_seconds=out.wall, message=sc.message, stats=stats,
-               metrics=sc.metrics)
+    row.status, row.objective, row.feasible, row.max_violation = sc.status, sc.objective, int(sc.feasible), \
+        sc.max_violation
+    row.reference, row.reference_status, row.gap, row.abs_gap = sc.reference, sc.reference_status, sc.gap, \
+        sc.abs_gap
+    row.seconds, row.wall_seconds = out.info.get("seconds", out.wall), out.wall
+    row.message, row.stats, row.metrics = sc.message, stats, sc.metrics
     if keep_solution:
-        row["solution"] = out.arrays
+        row.solution = out.arrays
     return row

@@ -14,6 +14,7 @@ from .references import (REFERENCE_STATUSES, load_manifest, load_references, ref
                          write_references)
 from .registry import get_problem, get_solver
 from .runner import execute
+from .schema import Cell, Row
 
 __all__ = ["compute_references"]
 
@@ -37,38 +38,37 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
     idx = list(indices) if indices is not None else list(range(count))
     write_manifest(p, suite, root)
     hashes = load_manifest(problem_name, suite, root)
-    cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": solver_name, "params": params,
-              "seed": int(params.get("seed", 0)), "hash": hashes[i], "key": hashes[i], "reference": None,
-              "time_limit": time_limit} for i in idx]
+    cells = [Cell(problem=problem_name, suite=suite, index=i, solver=solver_name, params=params,
+                  seed=int(params.get("seed", 0)), hash=hashes[i], key=hashes[i], time_limit=time_limit) for i in idx]
     recs, errors = [], []
 
-    def on_row(row):
-        if row["status"] not in ("ok",):
-            errors.append(f"{solver_name} on {row.get('instance')}: {row['status']} {row.get('message', '')}")
+    def on_row(row: Row):
+        if row.status not in ("ok",):
+            errors.append(f"{solver_name} on {row.instance}: {row.status} {row.message}")
             return
-        stats = row["stats"]
-        val = float(row["objective"])
+        stats = row.stats
+        val = float(row.objective)
         status = stats.get("status", "best")
         tol = float(stats.get("tolerance", p.value_tol))
         claimed = stats.get("value", val)
         if status != "bound" and abs(float(claimed) - val) > max(tol * abs(val), 1e-9) * 10:
-            errors.append(f"{solver_name} on {row['instance']}: reported value {claimed} but its solution "
+            errors.append(f"{solver_name} on {row.instance}: reported value {claimed} but its solution "
                           f"evaluates to {val}")
             return
         value = float(stats["value"]) if status == "bound" else val
-        rec = {"problem": problem_name, "suite": suite, "instance": row["instance"], "index": row["instance_index"],
-               "hash": row["instance_hash"], "value": value,
+        rec = {"problem": problem_name, "suite": suite, "instance": row.instance, "index": row.instance_index,
+               "hash": row.instance_hash, "value": value,
                "bound": None if stats.get("bound") is None else float(stats["bound"]), "status": status,
                "method": solver_name, "tolerance": tol, "solver_version": int(s.version),
-               "seconds": round(float(row["seconds"]), 4), "params": dict(params),
+               "seconds": round(float(row.seconds), 4), "params": dict(params),
                "solution": stats.get("reference_solution")}
         if status not in REFERENCE_STATUSES:
-            errors.append(f"{solver_name} on {row['instance']}: reference status must be one of "
+            errors.append(f"{solver_name} on {row.instance}: reference status must be one of "
                           f"{REFERENCE_STATUSES}, got {status!r}")
             return
         recs.append(rec)
         if progress:
-            print(f"{problem_name}/{row['instance']}: {value:.6g} ({status}, {row['seconds']:.2f} s)", flush=True)
+            print(f"{problem_name}/{row.instance}: {value:.6g} ({status}, {row.seconds:.2f} s)", flush=True)
 
     execute(cells, workers=workers, scheduler=scheduler, on_row=on_row)
     if errors:

@@ -182,6 +182,7 @@ def generate(problem, suite, out_dir, count, fmt):
 def solve(problem, solver_name, instance_path, out_path, params, time_limit):
     """Solve one instance file and write the solution file."""
     from .cell import run_cell
+    from .schema import Cell
     from .io import read_instance, write_solution
     from .references import load_references
     from .registry import get_problem, get_solver
@@ -197,19 +198,19 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
         raise MmoptError(f"solver '{s.name}' is unavailable: it {why}")
     ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) \
         if inst.meta.get("suite") in p.suites else None
-    row = run_cell({"problem": p.name, "suite": inst.meta.get("suite"), "index": inst.meta.get("index"),
-                    "instance": {"arrays": dict(inst), "meta": inst.meta}, "solver": s.name, "params": prm,
-                    "seed": prm.get("seed", 0), "reference": ref, "time_limit": time_limit}, keep_solution=True)
-    result = {"problem": p.name, "solver": s.name, "instance": str(instance_path), "status": row["status"],
-              "objective": row["objective"], "feasible": bool(row["feasible"]), "seconds": row["seconds"],
-              "gap": row["gap"], "reference": row["reference"], "message": row["message"], "stats": row["stats"]}
-    sol = row.get("solution")
-    if row["status"] in ("ok", "infeasible", "mismatch") and sol:
+    row = run_cell(Cell(problem=p.name, suite=inst.meta.get("suite"), index=inst.meta.get("index"),
+                        instance={"arrays": dict(inst), "meta": inst.meta}, solver=s.name, params=prm,
+                        seed=prm.get("seed", 0), reference=ref, time_limit=time_limit), keep_solution=True)
+    result = {"problem": p.name, "solver": s.name, "instance": str(instance_path), "status": row.status,
+              "objective": row.objective, "feasible": bool(row.feasible), "seconds": row.seconds,
+              "gap": row.gap, "reference": row.reference, "message": row.message, "stats": row.stats}
+    sol = row.solution
+    if row.status in ("ok", "infeasible", "mismatch") and sol:
         write_solution(out_path, sol, {"problem": p.name, "solver": s.name, "solver_version": s.version,
                                        "params": prm, "instance_hash": inst.hash})
         result["solution"] = str(out_path)
     click.echo(_dump(result))
-    if row["status"] in ("error", "timeout", "skipped"):
+    if row.status in ("error", "timeout", "skipped"):
         sys.exit(1)
 
 

@@ -21,6 +21,7 @@ killed with everything it started when the driver is gone (local runs).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -32,9 +33,10 @@ from typing import Callable, Iterable, Mapping
 from .api import MmoptError, params_key
 from .cell import run_cell
 from .learned import fingerprint
-from .sandbox import check_memory_limit, check_time_limit, default_memory_limit
+from .sandbox import check_memory_limit, check_time_limit, default_memory_limit, one_line
 from .references import load_references, suite_hashes
 from .registry import get_problem, get_solver, problems as all_problems, solvers_for
+from .schema import Cell, Row
 from .store import LEASE_SECONDS, Store, cache_key, provenance
 
 DEFAULT_TIME_LIMIT = 600.0
@@ -63,8 +65,8 @@ class RunSummary:
 
 def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[str] | None = None,
          params: Mapping[str, Mapping] | None = None, seed: int = 0, count: int | None = None,
-         time_limit: float | None = DEFAULT_TIME_LIMIT, unavailable: list | None = None) -> list[dict]:
-    """Every cell of the matrix (problems x instances of ``suite`` x solvers) as a spec for ``run_cell``.
+         time_limit: float | None = DEFAULT_TIME_LIMIT, unavailable: list | None = None) -> list[Cell]:
+    """Every cell of the matrix (problems x instances of ``suite`` x solvers), for :func:`mmopt.cell.run_cell`.
 
     Solvers whose optional dependencies are missing are left out (their names
     are appended to ``unavailable``); naming one in ``solver_names`` is an error.
@@ -113,9 +115,9 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
         for i, h in enumerate(hashes):
             for s in solvers:
                 prm, pk, fp = prms[s.name]
-                cells.append({"problem": pname, "suite": suite, "index": i, "solver": s.name, "params": prm,
-                              "seed": seed, "hash": h, "key": cache_key(h, s.name, s.version, pk, fp),
-                              "reference": refs.get(h), "time_limit": time_limit})
+                cells.append(Cell(problem=pname, suite=suite, index=i, solver=s.name, params=prm, seed=seed, hash=h,
+                                  key=cache_key(h, s.name, s.version, pk, fp), reference=refs.get(h),
+                                  time_limit=time_limit))
     unused_common = set(params.get("*", {})) - used_common
     if unused_common:
         raise MmoptError(f"no solver in this run has parameter {', '.join(sorted(unused_common))}")
@@ -178,12 +180,12 @@ def ship_plugins(client, files: Iterable[Path]) -> None:
             client.upload_file(str(f))
 
 
-def run_cells(cells: list[dict]) -> list[dict]:
+def run_cells(cells: list[Cell]) -> list[Row]:
     """A Dask task: several cells one after another in one worker (each still forked and time-limited)."""
     return [run_cell(c) for c in cells]
 
 
-def chunked(cells: list[dict], nworkers: int, max_chunk: int = 32) -> list[list[dict]]:
+def chunked(cells: list[Cell], nworkers: int, max_chunk: int = 32) -> list[list[Cell]]:
     """Cells in tasks of up to ``max_chunk``, at least 8 tasks per worker when there are enough cells.
 
     Cells are ordered by instance first, so the cells of one instance mostly
@@ -191,21 +193,18 @@ def chunked(cells: list[dict], nworkers: int, max_chunk: int = 32) -> list[list[
     several cells spare Dask's per-task cost, which on a small machine
     competes with the solvers for the same cores.
     """
-    order = sorted(cells, key=lambda c: (c["problem"], c["suite"], c["index"], c["solver"]))
+    order = sorted(cells, key=lambda c: (c.problem, c.suite, c.index, c.solver))
     size = max(1, min(max_chunk, len(order) // (8 * max(1, nworkers))))
     return [order[i:i + size] for i in range(0, len(order), size)]
 
 
-def failed_row(c: dict, message: str) -> dict:
+def failed_row(c: Cell, message: str) -> Row:
     """The stored row of a cell whose worker failed before returning one."""
-    return {"status": "error", "message": message, "seconds": None, "stats": {}, "metrics": {}, "feasible": 0,
-            "cache_key": c["key"], "problem": c["problem"], "suite": c["suite"], "instance_index": c["index"],
-            "instance": f"{c['suite']}/{c['index']:04d}", "instance_hash": c["hash"], "solver": c["solver"],
-            "params": params_key(c["params"]), "seed": c["seed"], "time_limit": c["time_limit"]}
+    return Row.of(c, status="error", message=message)
 
 
-def execute(cells: list[dict], *, client=None, workers: int | None = None, scheduler: str | None = None,
-            plugin_files: Iterable[Path] = (), on_row: Callable[[dict], None], stop: Callable[[], bool] = lambda: False
+def execute(cells: list[Cell], *, client=None, workers: int | None = None, scheduler: str | None = None,
+            plugin_files: Iterable[Path] = (), on_row: Callable[[Row], None], stop: Callable[[], bool] = lambda: False
             ) -> bool:
     """Run cells and hand each finished row to ``on_row``; returns False if interrupted.
 
@@ -216,7 +215,7 @@ def execute(cells: list[dict], *, client=None, workers: int | None = None, sched
         return True
     local = (client is None and not scheduler) or (client is not None and _is_local(client))
     if local:  # cells die with this process (same machine only)
-        cells = [{**c, "driver_pid": os.getpid()} for c in cells]
+        cells = [dataclasses.replace(c, driver_pid=os.getpid()) for c in cells]
     if workers == 0 and client is None and not scheduler:
         try:
             for c in cells:
@@ -238,7 +237,7 @@ def execute(cells: list[dict], *, client=None, workers: int | None = None, sched
         for chunk in chunked(cells, nworkers):
             c = chunk[0]
             f = client.submit(run_cells, chunk, pure=False,
-                              key=f"{c['solver']}-{c['problem']}-{c['suite']}-{c['index']}-{c['key'][:10]}"
+                              key=f"{c.solver}-{c.problem}-{c.suite}-{c.index}-{(c.key or '')[:10]}"
                               .replace("/", "-").replace(":", "-"))
             futures[f] = chunk
         for f in as_completed(futures):
@@ -246,8 +245,6 @@ def execute(cells: list[dict], *, client=None, workers: int | None = None, sched
             try:
                 rows = f.result()
             except Exception as e:  # worker died, cancelled, ...
-                from .sandbox import one_line
-
                 rows = [failed_row(c, f"worker failure: {one_line(e)}") for c in chunk]
             for row in rows:
                 on_row(row)
@@ -287,37 +284,36 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         1 if workers == 0 else (workers or (None if scheduler or client else os.cpu_count())))
     cells = plan(problem_names, suite, solver_names, params, seed, count, time_limit, unavailable)
     for c in cells:
-        c["memory_limit"] = memory_limit
+        c.memory_limit = memory_limit
     summary = RunSummary(run_id, planned=len(cells), unavailable=unavailable)
     with Store(db) as store:
-        done = set() if force else store.keys(c["key"] for c in cells)
+        done = set() if force else store.keys(c.key for c in cells)
         if done:
             for k, (status, limit) in store.failed(done).items():
                 if (status == "error" and not keep_failed) or (status == "timeout" and (
                         time_limit is None or (limit is not None and time_limit > limit))):
                     done.discard(k)
                     summary.retried += 1
-        todo = [c for c in cells if c["key"] not in done]
+        todo = [c for c in cells if c.key not in done]
         summary.cached = len(cells) - len(todo)
         if not todo:
             summary.seconds = time.perf_counter() - t0
             return summary
-        before = _run_ids(store, [c["key"] for c in todo])
-        mine = store.claim([c["key"] for c in todo], run_id)
-        waiting = [c for c in todo if c["key"] not in mine]
-        todo = [c for c in todo if c["key"] in mine]
+        before = _run_ids(store, [c.key for c in todo])
+        mine = store.claim([c.key for c in todo], run_id)
+        waiting = [c for c in todo if c.key not in mine]
+        todo = [c for c in todo if c.key in mine]
         summary.by_other_run = len(waiting)
         lease = _Lease(store.path, run_id)
         bar = _progress(console, progress, len(todo))
         task = bar.add_task("cells", total=len(todo), status="") if bar else None
         prov = provenance()
 
-        def on_row(row):
-            row = {**row, "run_id": run_id, "provenance": prov}
-            row.pop("solution", None)
+        def on_row(row: Row):
+            row.run_id, row.provenance, row.solution = run_id, prov, None
             store.put(row, commit=False)
             store.commit_every(0.25)
-            summary.counts[row["status"]] = summary.counts.get(row["status"], 0) + 1
+            summary.counts[row.status] = summary.counts.get(row.status, 0) + 1
             if bar:
                 bar.update(task, advance=1, status=" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())))
 
@@ -330,14 +326,14 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
             while waiting and not summary.interrupted:  # cells another run claimed: wait, or take them over
                 time.sleep(0.5)
                 store.commit()
-                got = store.claim([c["key"] for c in waiting], run_id)
+                got = store.claim([c.key for c in waiting], run_id)
                 if not got:
                     continue
                 now = _run_ids(store, list(got))
                 finished = {k for k in got if k in now and now[k] != before.get(k)}
                 store.release(run_id, finished)
-                take = [c for c in waiting if c["key"] in got and c["key"] not in finished]
-                waiting = [c for c in waiting if c["key"] not in got]
+                take = [c for c in waiting if c.key in got and c.key not in finished]
+                waiting = [c for c in waiting if c.key not in got]
                 if take:
                     summary.by_other_run -= len(take)
                     ok = execute(take, client=client, workers=workers, scheduler=scheduler,

@@ -27,21 +27,11 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ._version import __version__
-from .api import MmoptError, json_default
+from .api import MmoptError
+from .schema import COLUMNS, Row
 
 DEFAULT_DB = "mmopt-results.sqlite"
 
-COLUMNS = {
-    "cache_key": "TEXT PRIMARY KEY",
-    "run_id": "TEXT",
-    "problem": "TEXT", "suite": "TEXT", "instance": "TEXT", "instance_index": "INTEGER",
-    "instance_hash": "TEXT",
-    "solver": "TEXT", "kind": "TEXT", "solver_version": "INTEGER", "params": "TEXT", "seed": "INTEGER",
-    "status": "TEXT", "objective": "REAL", "feasible": "INTEGER", "max_violation": "REAL",
-    "reference": "REAL", "reference_status": "TEXT", "gap": "REAL", "abs_gap": "REAL",
-    "seconds": "REAL", "wall_seconds": "REAL", "time_limit": "REAL",
-    "message": "TEXT", "stats": "TEXT", "metrics": "TEXT", "provenance": "TEXT", "created": "TEXT",
-}
 
 
 #: columns every mmopt ``cells`` table has had (older stores get the newer columns added)
@@ -224,18 +214,20 @@ class Store:
         if time.perf_counter() - getattr(self, "_last_commit", 0.0) >= seconds:
             self.commit()
 
-    def put(self, row: Mapping, commit: bool = True) -> None:
-        row = dict(row)
-        for k in ("params", "stats", "metrics", "provenance"):
-            if k in row and not isinstance(row[k], str):
-                row[k] = json.dumps(row[k], sort_keys=True, default=json_default)
-        row.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S"))
-        unknown = set(row) - set(COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown store columns: {sorted(unknown)}")
-        names = list(row)
+    def put(self, row: Row | Mapping, commit: bool = True) -> None:
+        """Insert (or replace) one row.
+
+        Parameters
+        ----------
+        row : Row or mapping
+            The row (a mapping of column values is converted; an unknown column is a ``ValueError``).
+        commit : bool
+            Commit now (else at the next :meth:`commit` or :meth:`commit_every`).
+        """
+        rec = (row if isinstance(row, Row) else Row.from_mapping(row)).record()
+        names = list(rec)
         self.con.execute(f"INSERT OR REPLACE INTO cells ({', '.join(names)}) VALUES "
-                         f"({', '.join('?' * len(names))})", [row[n] for n in names])
+                         f"({', '.join('?' * len(names))})", [rec[n] for n in names])
         if commit:
             self.commit()
 

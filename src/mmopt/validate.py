@@ -13,8 +13,13 @@ from pathlib import Path
 from typing import Callable
 
 from .api import MmoptError
-from .cell import USER_PREFIX
+from .cell import USER_PREFIX, resolve_solver
+from .references import load_references, suite_hashes
 from .registry import get_problem, load_callable
+from .runner import execute
+from .sandbox import check_time_limit, run_limited
+from .schema import Cell, Row
+from .testing import check_solver
 
 
 def _probe(spec: str) -> tuple[dict, dict]:
@@ -45,9 +50,6 @@ class ValidationResult:
 
 def _conformance(spec: str, problem_name: str, suite: str) -> tuple[dict, dict]:
     """Child body: the solver conformance checks of mmopt.testing on the suite's first instance."""
-    from .cell import resolve_solver
-    from .testing import check_solver
-
     try:
         check_solver(get_problem(problem_name), resolve_solver(problem_name, USER_PREFIX + spec), suite, count=1)
         return {}, {"failure": None}
@@ -64,10 +66,6 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
     time-limited child); ``workers=N`` or ``scheduler`` runs them on Dask,
     with the user's module shipped to the workers.
     """
-    from .references import load_references, suite_hashes
-    from .runner import execute
-    from .sandbox import check_time_limit, run_limited
-
     time_limit = check_time_limit(time_limit)
     if count is not None and count < 0:
         raise MmoptError(f"--count must be >= 0, got {count}")
@@ -84,13 +82,13 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
     refs = load_references(problem_name, suite)
     hashes = suite_hashes(p, suite, n)
     name = USER_PREFIX + spec
-    cells = [{"problem": problem_name, "suite": suite, "index": i, "solver": name, "params": {}, "seed": 0,
-              "hash": h, "key": h, "reference": refs.get(h), "time_limit": time_limit} for i, h in enumerate(hashes)]
+    cells = [Cell(problem=problem_name, suite=suite, index=i, solver=name, hash=h, key=h, reference=refs.get(h),
+                  time_limit=time_limit) for i, h in enumerate(hashes)]
     res = ValidationResult(problem_name, suite)
 
-    def on_row(r):
-        row = {"instance": r["instance"], "status": r["status"], "objective": r["objective"],
-               "reference": r["reference"], "gap": r["gap"], "seconds": r["seconds"], "message": r["message"]}
+    def on_row(r: Row):
+        row = {"instance": r.instance, "status": r.status, "objective": r.objective,
+               "reference": r.reference, "gap": r.gap, "seconds": r.seconds, "message": r.message}
         res.rows.append(row)
         if progress:
             progress(row)

@@ -65,7 +65,7 @@ def test_unavailable_solvers_are_listed_and_left_out():
     assert not s.available and "mmopt_no_such_module" in s.unavailable_reason()
     left = []
     cells = plan(["maxmin-assoc-bf"], "smoke", None, count=1, unavailable=left)
-    assert "test-unavailable" not in {c["solver"] for c in cells}
+    assert "test-unavailable" not in {c.solver for c in cells}
     assert any("test-unavailable" in u for u in left)
     with pytest.raises(MmoptError, match="unavailable"):
         plan(["maxmin-assoc-bf"], "smoke", ["test-unavailable"], count=1)
@@ -104,9 +104,9 @@ def test_learned_training_writes_weights_and_a_sidecar(tmp_path, monkeypatch):
     train_solver(s, epochs=20, seed=3, out=tmp_path / "again.pt", progress=False)
     assert file_sha256(tmp_path / "again.pt") == side["sha256"]
     # the weights' hash is in the cell's cache key
-    key1 = plan(["maxmin-assoc-bf"], "smoke", ["test-linear"], count=1)[0]["key"]
+    key1 = plan(["maxmin-assoc-bf"], "smoke", ["test-linear"], count=1)[0].key
     train_solver(s, epochs=5, seed=3, progress=False)
-    key2 = plan(["maxmin-assoc-bf"], "smoke", ["test-linear"], count=1)[0]["key"]
+    key2 = plan(["maxmin-assoc-bf"], "smoke", ["test-linear"], count=1)[0].key
     assert key1 != key2
     # a learned cell reports set-up apart from inference; the table has the inference column
     db = str(tmp_path / "r.sqlite")
