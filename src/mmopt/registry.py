@@ -30,6 +30,9 @@ _loaded = False
 PLUGIN_PACKAGES = ("mmopt.problems",)
 #: plugin module -> reason it could not be loaded (a missing optional dependency)
 UNAVAILABLE: dict[str, str] = {}
+#: (problem, solver) -> ``"module:function"``: the solvers a problem folder declares in its ``SOLVERS``
+#: table, imported on first use
+ENTRY_POINTS: dict[tuple[str, str], str] = {}
 
 
 def _import_optional(mod: str) -> None:
@@ -43,8 +46,37 @@ def _import_optional(mod: str) -> None:
         raise
 
 
+def _load_problem_package(name: str) -> None:
+    """Import a problem folder; record its ``SOLVERS`` table, or import its ``solvers`` package if it has none."""
+    before = set(PROBLEMS)
+    _import_optional(name)
+    mod = sys.modules.get(name)
+    if mod is None:
+        return
+    new = [p for p in PROBLEMS if p not in before]
+    table = getattr(mod, "SOLVERS", None)
+    if table is not None and len(new) == 1:
+        for solver_name, ep in table.items():
+            if ":" not in ep:
+                raise MmoptError(f"{name}.SOLVERS['{solver_name}']: expected 'module:function', got '{ep}'")
+            ENTRY_POINTS[(new[0], solver_name)] = ep
+        return
+    solvers_pkg = f"{name}.solvers"
+    if importlib.util.find_spec(solvers_pkg) is not None:  # a folder without a table: import every module
+        sp = importlib.import_module(solvers_pkg)
+        for info in pkgutil.iter_modules(sp.__path__):
+            if not info.name.startswith("_"):
+                _import_optional(f"{solvers_pkg}.{info.name}")
+
+
 def load_plugins() -> None:
-    """Import every plugin module once (idempotent)."""
+    """Register every problem (once; idempotent) and note the entry points of their solvers.
+
+    Problem folders are imported; their solver modules are not, until a
+    solver is asked for (:func:`get_solver`, :func:`solvers_for`,
+    :func:`all_solvers`). Third-party plugins (entry points, ``MMOPT_PLUGINS``)
+    are imported here.
+    """
     global _loaded
     if _loaded:
         return
@@ -52,20 +84,26 @@ def load_plugins() -> None:
     for pkg_name in PLUGIN_PACKAGES:
         pkg = importlib.import_module(pkg_name)
         for info in pkgutil.iter_modules(pkg.__path__):
-            if info.name.startswith("_"):
-                continue
-            problem_pkg = f"{pkg_name}.{info.name}"
-            _import_optional(problem_pkg)
-            solvers_pkg = f"{problem_pkg}.solvers"
-            if importlib.util.find_spec(solvers_pkg) is not None:
-                sp = importlib.import_module(solvers_pkg)
-                for sinfo in pkgutil.iter_modules(sp.__path__):
-                    if not sinfo.name.startswith("_"):
-                        _import_optional(f"{solvers_pkg}.{sinfo.name}")
+            if not info.name.startswith("_"):
+                _load_problem_package(f"{pkg_name}.{info.name}")
     for ep in importlib.metadata.entry_points(group="mmopt.plugins"):
         ep.load()
     for mod in plugin_specs():
         import_plugin(mod)
+
+
+def _resolve(problem: str, name: str) -> Solver | None:
+    """The registered solver (problem, name), importing its module from the entry point if needed."""
+    key = (problem, name)
+    if key not in SOLVERS and key in ENTRY_POINTS:
+        mod, _, attr = ENTRY_POINTS[key].partition(":")
+        _import_optional(mod)
+        if mod in UNAVAILABLE:
+            return None
+        s = SOLVERS.get(key)
+        if s is None or getattr(sys.modules[mod], attr, None) is not s.fn:
+            raise MmoptError(f"entry point {ENTRY_POINTS[key]} does not register solver '{name}' of '{problem}'")
+    return SOLVERS.get(key)
 
 
 def plugin_specs() -> list[str]:
@@ -138,32 +176,82 @@ def get_problem(name: str) -> Problem:
 
 
 def get_solver(name: str, problem: str | None = None) -> Solver:
-    """The solver (problem, name); ``problem`` may be omitted when the name serves one problem only."""
+    """The solver (problem, name); ``problem`` may be omitted when the name serves one problem only.
+
+    Parameters
+    ----------
+    name : str
+        Solver name.
+    problem : str, optional
+        Problem name.
+
+    Returns
+    -------
+    Solver
+
+    Raises
+    ------
+    MmoptError
+        Unknown name, a name serving several problems without ``problem``, or a
+        solver of another problem; the message names what exists.
+    """
     load_plugins()
-    serving = sorted(p for (p, n) in SOLVERS if n == name)
+    serving = sorted({p for (p, n) in list(SOLVERS) + list(ENTRY_POINTS) if n == name})
     if not serving:
-        names = sorted({n for (_, n) in SOLVERS})
+        names = sorted({n for (_, n) in list(SOLVERS) + list(ENTRY_POINTS)})
         raise MmoptError(f"unknown solver '{name}' (available: {', '.join(names)})")
     if problem is None:
         if len(serving) > 1:
             raise MmoptError(f"solver '{name}' serves several problems ({', '.join(serving)}): name the problem")
         problem = serving[0]
-    if (problem, name) not in SOLVERS:
+    s = _resolve(problem, name) if problem in serving else None
+    if s is None:
+        if (problem, name) in ENTRY_POINTS:
+            mod = ENTRY_POINTS[(problem, name)].partition(":")[0]
+            raise MmoptError(f"solver '{name}' is unavailable: it {UNAVAILABLE.get(mod, 'cannot be imported')}")
         raise MmoptError(f"solver '{name}' does not solve '{problem}' (it solves: {', '.join(serving)})")
-    return SOLVERS[(problem, name)]
+    return s
 
 
 def problems() -> dict[str, Problem]:
+    """Every registered problem by name (sorted).
+
+    Returns
+    -------
+    dict
+        Problem name -> :class:`~mmopt.api.Problem`.
+    """
     load_plugins()
     return dict(sorted(PROBLEMS.items()))
 
 
 def solvers_for(problem: str, available_only: bool = False) -> list[Solver]:
-    """Solvers of a problem, in registration order."""
+    """Solvers of a problem: its folder's table in order, then plugins' in registration order.
+
+    Parameters
+    ----------
+    problem : str
+        Problem name.
+    available_only : bool
+        Leave out solvers whose optional dependencies are missing.
+
+    Returns
+    -------
+    list of Solver
+    """
     load_plugins()
-    return [s for (p, _), s in SOLVERS.items() if p == problem and (s.available or not available_only)]
+    out = [_resolve(p, n) for (p, n) in list(ENTRY_POINTS) if p == problem]
+    out = [s for s in out if s is not None]
+    out += [s for (p, _), s in SOLVERS.items() if p == problem and s not in out]
+    return [s for s in out if s.available or not available_only]
 
 
-def all_solvers() -> list[tuple[str, Solver]]:
+def all_solvers() -> list[tuple[tuple[str, str], Solver]]:
+    """Every solver of every problem, keyed by (problem, name).
+
+    Returns
+    -------
+    list of ((str, str), Solver)
+    """
     load_plugins()
-    return list(SOLVERS.items())
+    return [((p, s.name), s) for p in sorted(PROBLEMS) for s in solvers_for(p)]

@@ -37,7 +37,7 @@ from .sandbox import check_memory_limit, check_time_limit, default_memory_limit,
 from .references import load_references, suite_hashes
 from .registry import get_problem, get_solver, problems as all_problems, solvers_for
 from .schema import Cell, Row
-from .store import LEASE_SECONDS, Store, cache_key, provenance
+from .store import Store, cache_key, provenance
 
 DEFAULT_TIME_LIMIT = 600.0
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -299,12 +299,12 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         if not todo:
             summary.seconds = time.perf_counter() - t0
             return summary
-        before = _run_ids(store, [c.key for c in todo])
+        before = store.run_ids([c.key for c in todo])
         mine = store.claim([c.key for c in todo], run_id)
         waiting = [c for c in todo if c.key not in mine]
         todo = [c for c in todo if c.key in mine]
         summary.by_other_run = len(waiting)
-        lease = _Lease(store.path, run_id)
+        lease = store.keep_claims(run_id)
         bar = _progress(console, progress, len(todo))
         task = bar.add_task("cells", total=len(todo), status="") if bar else None
         prov = provenance()
@@ -329,7 +329,7 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
                 got = store.claim([c.key for c in waiting], run_id)
                 if not got:
                     continue
-                now = _run_ids(store, list(got))
+                now = store.run_ids(list(got))
                 finished = {k for k in got if k in now and now[k] != before.get(k)}
                 store.release(run_id, finished)
                 take = [c for c in waiting if c.key in got and c.key not in finished]
@@ -349,40 +349,6 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
                 bar.stop()
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def _run_ids(store: Store, keys: list[str]) -> dict:
-    out = {}
-    for i in range(0, len(keys), 500):
-        chunk = keys[i:i + 500]
-        q = f"SELECT cache_key, run_id FROM cells WHERE cache_key IN ({','.join('?' * len(chunk))})"
-        out.update({r[0]: r[1] for r in store.con.execute(q, chunk)})
-    return out
-
-
-class _Lease:
-    """Renews a run's claims in the store from a background thread until stopped."""
-
-    def __init__(self, path, owner: str, every: float = LEASE_SECONDS / 4):
-        self._stop = threading.Event()
-
-        def loop():
-            import sqlite3
-
-            while not self._stop.wait(every):
-                try:
-                    con = sqlite3.connect(path, timeout=30)
-                    con.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + LEASE_SECONDS, owner))
-                    con.commit()
-                    con.close()
-                except sqlite3.Error:
-                    pass
-
-        self._thread = threading.Thread(target=loop, name="mmopt-lease", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def _progress(console, enabled: bool, total: int):

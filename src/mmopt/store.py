@@ -21,6 +21,7 @@ import platform
 import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -157,6 +158,27 @@ class Store:
             found.update(r[0] for r in self.con.execute(q, chunk))
         return found
 
+    def run_ids(self, keys: Iterable[str]) -> dict[str, str]:
+        """The run that stored each of ``keys`` (stored keys only).
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Cache keys.
+
+        Returns
+        -------
+        dict
+            Cache key -> run id.
+        """
+        keys = list(keys)
+        out = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT cache_key, run_id FROM cells WHERE cache_key IN ({','.join('?' * len(chunk))})"
+            out.update({r[0]: r[1] for r in self.con.execute(q, chunk)})
+        return out
+
     def failed(self, keys: Iterable[str]) -> dict[str, tuple[str, float | None]]:
         """(status, time limit) of the stored cells among ``keys`` whose status is ``timeout`` or ``error``."""
         keys = list(keys)
@@ -197,6 +219,23 @@ class Store:
     def renew(self, owner: str, lease: float = LEASE_SECONDS) -> None:
         self.con.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease, owner))
         self.commit()
+
+    def keep_claims(self, owner: str, every: float = LEASE_SECONDS / 4) -> "Lease":
+        """Renew ``owner``'s claims from a background thread (its own connection) until stopped.
+
+        Parameters
+        ----------
+        owner : str
+            The run id holding the claims.
+        every : float
+            Seconds between renewals.
+
+        Returns
+        -------
+        Lease
+            Call ``stop()`` when the run ends.
+        """
+        return Lease(self.path, owner, every)
 
     def release(self, owner: str, keys: Iterable[str] | None = None) -> None:
         if keys is None:
@@ -261,3 +300,27 @@ class Store:
             raise MmoptError(f"{path}: export format must be .csv or .parquet")
         os.replace(tmp, path)
         return path
+
+
+class Lease:
+    """Renews a run's claims in a store from a background thread until :meth:`stop`."""
+
+    def __init__(self, path, owner: str, every: float = LEASE_SECONDS / 4):
+        self._stop = threading.Event()
+
+        def loop():
+            while not self._stop.wait(every):
+                try:
+                    con = sqlite3.connect(path, timeout=30)
+                    con.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + LEASE_SECONDS, owner))
+                    con.commit()
+                    con.close()
+                except sqlite3.Error:
+                    pass
+
+        self._thread = threading.Thread(target=loop, name="mmopt-lease", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop renewing (the claims expire or are released)."""
+        self._stop.set()

@@ -19,5 +19,14 @@ __all__ = [
     "interference_probability", "interfered_area", "mean_service_distance", "sector_distance_cdf",
     "service_distance_cdf", "travel_distance", "verify_case_geometry",
     "layout_beams", "layout_neighbours", "layout_road", "paper_layout",
-    "HighwaySectorBeams", "connection_distances", "empty_solution",
+    "HighwaySectorBeams", "connection_distances", "empty_solution", "SOLVERS",
 ]
+
+#: the problem's solvers, imported on first use (Gymnasium-style entry points, ``module:function``);
+#: ``kind`` is metadata on each ``@solver``: reference, baseline, distributed
+SOLVERS = {
+    "oracle-bound": "mmopt.problems.highway_sector_beams.solvers.oracle:oracle_bound",
+    "random": "mmopt.problems.highway_sector_beams.solvers.baselines:random_allocation",
+    "best-snr": "mmopt.problems.highway_sector_beams.solvers.baselines:best_snr_allocation",
+    "macol": "mmopt.problems.highway_sector_beams.solvers.macol:macol",
+}
