@@ -37,6 +37,7 @@ def smoke_data(maxmin):
 
 @pytest.fixture(scope="module")
 def tiny_models(smoke_data):
+    """Four tiny models trained on ``smoke_data`` (minutes on a busy machine): every test using it is slow."""
     out = {}
     for kind in ("i", "p", "direct"):
         out[kind] = net.train(kind, epochs=6, seed=1, count=64, n_pilots=100000, batch=16, lr=3e-3,
@@ -46,6 +47,7 @@ def tiny_models(smoke_data):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["i", "p", "direct", "c"])
 def test_tiny_training_improves_the_min_rate(tiny_models, kind):
     state, info = tiny_models[kind]
@@ -75,6 +77,7 @@ def test_rates_match_eq5_numpy(maxmin):
     assert np.allclose(r, want, rtol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["i", "p", "direct", "c"])
 def test_eq19_outputs_feasible_with_equality(maxmin, tiny_models, kind):
     model = net.Model(tiny_models[kind][0])

@@ -122,22 +122,40 @@ def test_partial_assignment_bounds_dominate_every_completion(smoke):
                 assert ub == pytest.approx(T_all[match].max(), rel=1e-9)
 
 
+def _check_bnb_and_cluster_bound(inst, ex, bb, cb) -> float:
+    """bnb == exhaustive, exhaustive <= cluster-bound <= interference-free bound (exact on one cluster); the optimum."""
+    opt = ex.solve(inst)[1]["value"]
+    s1 = bb.solve(inst)[1]
+    assert s1["status"] == "opt" and s1["value"] == pytest.approx(opt, rel=1e-9)
+    b = cb.solve(inst)[1]
+    assert opt <= b["bound"] * (1 + 1e-12) and b["bound"] <= interference_free_bound(inst)
+    if inst["valid"].shape[0] <= 4:   # one cluster holds every gNB: the table is exact
+        assert b["bound"] == pytest.approx(opt, rel=1e-9)
+    return opt
+
+
+def _check_time_limited_bracket(inst, bb, opt: float) -> None:
+    """A time-limited search reports best-known with a valid bracket around the optimum."""
+    s, st = bb.solve(inst, time_limit=0.05)
+    assert st["value"] <= opt * (1 + 1e-9) <= st["bound"] * (1 + 1e-9)
+
+
+def test_bnb_equals_exhaustive_and_cluster_bound_on_one_small():
+    """The fast share of the cross-check below: one G = 4 instance of ``small``."""
+    ex, bb, cb = (get_solver(n, P.name) for n in ("exhaustive", "bnb", "cluster-bound"))
+    inst = P.generate("small", 8)
+    opt = _check_bnb_and_cluster_bound(inst, ex, bb, cb)
+    _check_time_limited_bracket(inst, bb, opt)
+
+
+@pytest.mark.slow
 def test_bnb_equals_exhaustive_on_small_and_cluster_bound():
+    """The full cross-check (~10 s): three G = 4 instances, and the time limit on a G = 5 one."""
     ex, bb, cb = (get_solver(n, P.name) for n in ("exhaustive", "bnb", "cluster-bound"))
     for i in (2, 4, 8):
-        inst = P.generate("small", i)
-        opt = ex.solve(inst)[1]["value"]
-        s1 = bb.solve(inst)[1]
-        assert s1["status"] == "opt" and s1["value"] == pytest.approx(opt, rel=1e-9)
-        b = cb.solve(inst)[1]
-        assert opt <= b["bound"] * (1 + 1e-12) and b["bound"] <= interference_free_bound(inst)
-        if inst["valid"].shape[0] <= 4:   # one cluster holds every gNB: the table is exact
-            assert b["bound"] == pytest.approx(opt, rel=1e-9)
-    # a time-limited search reports best-known with a valid bracket
+        _check_bnb_and_cluster_bound(P.generate("small", i), ex, bb, cb)
     inst = P.generate("small", 1)
-    s, st = bb.solve(inst, time_limit=0.05)
-    opt = ex.solve(inst)[1]["value"]
-    assert st["value"] <= opt * (1 + 1e-9) <= st["bound"] * (1 + 1e-9)
+    _check_time_limited_bracket(inst, bb, ex.solve(inst)[1]["value"])
 
 
 def test_group_moves_between_best_response_and_optimum():

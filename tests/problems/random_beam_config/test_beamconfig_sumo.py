@@ -26,7 +26,9 @@ def _sumo_available() -> bool:
 needs_sumo = pytest.mark.skipif(not _sumo_available(), reason='SUMO not installed (pip install "mmopt[sumo]")')
 
 
-def test_sumo_absent_is_one_line_error_naming_the_extra(monkeypatch):
+@pytest.fixture
+def without_sumo(monkeypatch):
+    """A machine without SUMO: no ``sumo`` package to find and no ``$SUMO_HOME``."""
     real = importlib.util.find_spec
 
     def find_spec(name, *args, **kwargs):
@@ -34,6 +36,9 @@ def test_sumo_absent_is_one_line_error_naming_the_extra(monkeypatch):
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     monkeypatch.delenv("SUMO_HOME", raising=False)
+
+
+def test_sumo_absent_is_one_line_error_naming_the_extra(without_sumo):
     with pytest.raises(MmoptError) as err:
         P.make_instance(dict(SMALL), np.random.default_rng(0))
     msg = str(err.value)
@@ -54,7 +59,10 @@ def test_explicit_manhattan_is_the_default():
     assert all("mobility" not in s.params for s in P.suites.values())
 
 
-def test_sumo_grid_too_small_is_refused_before_running_sumo():
+@pytest.mark.parametrize("sumo_installed", [True, False], ids=["sumo-as-installed", "sumo-absent"])
+def test_sumo_grid_too_small_is_refused_before_running_sumo(sumo_installed, request):
+    if not sumo_installed:
+        request.getfixturevalue("without_sumo")     # the grid check needs no SUMO: same error without it
     with pytest.raises(MmoptError, match="nx >= 2, ny >= 2 and one of them >= 3"):
         vehicle_positions({**DEFAULTS, **SMALL, "nx": 2, "ny": 2}, np.random.default_rng(0))
 

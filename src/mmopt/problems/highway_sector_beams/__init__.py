@@ -19,7 +19,7 @@ __all__ = [
     "interference_probability", "interfered_area", "mean_service_distance", "sector_distance_cdf",
     "service_distance_cdf", "travel_distance", "verify_case_geometry",
     "layout_beams", "layout_neighbours", "layout_road", "paper_layout",
-    "HighwaySectorBeams", "connection_distances", "empty_solution", "SOLVERS",
+    "HighwaySectorBeams", "connection_distances", "empty_solution",
 ]
 
 #: the problem's solvers, imported on first use (Gymnasium-style entry points, ``module:function``);

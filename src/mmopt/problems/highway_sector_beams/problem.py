@@ -16,6 +16,7 @@ from mmopt.api import FeasibilityReport, InputError, Key, MmoptError, Problem, S
 
 from . import scenario as sim
 from .layout import LAYOUT_DEFAULTS, MOBILITY_DEFAULTS, RADIO_DEFAULTS, layout_mean_service_distance, paper_layout
+from mmopt.reproduce import pct
 
 _MODELS = {"geometric": sim.MODEL_GEOMETRIC, "practical": sim.MODEL_PRACTICAL}
 _PAPER_N = (6, 10, 15, 20, 25, 30, 35, 40)
@@ -354,7 +355,6 @@ def empty_solution(instance) -> dict[str, np.ndarray]:
 
 def _reproduction_rows(prob, frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` for the MACOL paper (see :meth:`HighwaySectorBeams.reproduction`)."""
-    from mmopt.reproduce import pct
 
     sub = frame[(frame["suite"] == suite)].copy()
     if sub.empty:

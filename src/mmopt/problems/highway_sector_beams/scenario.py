@@ -36,6 +36,7 @@ from typing import Mapping
 import numpy as np
 
 from mmopt import phy
+from mmopt.api import instance_hash
 
 MODEL_GEOMETRIC = 0
 MODEL_PRACTICAL = 1
@@ -358,7 +359,6 @@ _LOCK = threading.Lock()
 
 def scenario(instance: Mapping[str, np.ndarray]) -> Scenario:
     """The :class:`Scenario` of an instance (memoised by content hash, thread-safe)."""
-    from mmopt.api import instance_hash
 
     key = instance_hash("highway-sector-beams", {k: np.asarray(v) for k, v in instance.items()})
     with _LOCK:

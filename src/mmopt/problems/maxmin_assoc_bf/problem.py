@@ -100,6 +100,8 @@ from mmopt.api import FeasibilityReport, InputError, Key, Problem, Suite, proble
 
 from .scenario import (AP_POSITIONS, DEFAULTS, GENERATOR_VERSION, PARAMS, camera_visible, location_errors,  # noqa: F401
                        loop_channels, normalised_channels, sample_users)
+import re
+from mmopt.reproduce import pct
 
 #: largest (K, K, M) temporary built in one piece by :func:`sinr`; beyond it the sum runs in blocks
 SINR_BLOCK_ELEMENTS = 1 << 22
@@ -278,9 +280,7 @@ class MaxMinAssocBF(Problem):
 
 def _reproduction_rows(frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` (Fig. 6(a) of the paper): see :meth:`MaxMinAssocBF.reproduction`."""
-    import re
 
-    from mmopt.reproduce import pct
 
     rows = []
     ok = frame[frame["status"] == "ok"]

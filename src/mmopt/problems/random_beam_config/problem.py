@@ -98,6 +98,9 @@ from mmopt.api import InputError, Key, Problem, Suite, problem
 from mmopt.phy.cqi import cqi_spectral_efficiency
 
 from .scenario import simulate
+import json
+from mmopt.references import load_references
+from mmopt.reproduce import pct
 
 STATEMENT = __doc__
 
@@ -413,10 +416,7 @@ _PAPER_COVER = {"crab": "> 80 %", "cawbm": "> 80 %", "dbscan": "about 50 %"}
 
 def _reproduction_rows(frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` for CRAB: rate relative to CRAB, coverage, BP cost, gaps to the reference."""
-    import json
 
-    from mmopt.references import load_references
-    from mmopt.reproduce import pct
 
     sub = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
     crab = sub[sub["solver"] == "crab"]

@@ -112,7 +112,7 @@ def _fcd_positions(fcd: str, t: float) -> np.ndarray:
 
 def sumo_snapshot(p: dict, rng: np.random.Generator) -> np.ndarray:
     """Vehicle positions (V, 2) ``drive_s`` seconds after SUMO's insertion phase (see the module docstring)."""
-    home = sumo_home()
+    # the argument checks come first: they need no SUMO, so they give the same error with or without it
     nx, ny, L, w = int(p["nx"]), int(p["ny"]), float(p["pitch"]), float(p["street_w"])
     V = int(p["vehicles"])
     if V < 1:
@@ -120,6 +120,7 @@ def sumo_snapshot(p: dict, rng: np.random.Generator) -> np.ndarray:
     if min(nx, ny) < 2 or max(nx, ny) < 3:
         raise MmoptError(f'random-beam-config: mobility "sumo" needs nx >= 2, ny >= 2 and one of them >= 3, '
                          f'got {nx} x {ny}')
+    home = sumo_home()
     t_snap = INSERT_S + math.ceil(float(p["drive_s"]))
     street = max(L - w - 2 * JUNCTION_RADIUS, 1.0)
     n_via = 2 * math.ceil(t_snap * MAX_SPEED_FACTOR * SPEED / street) + 1

@@ -113,6 +113,8 @@ import numpy as np
 from mmopt.api import InputError, Key, Problem, Suite, problem
 
 from .scenario import DEFAULTS, beam_gains, simulate
+import json
+from mmopt.reproduce import pct
 
 __all__ = ["SumrateBsBeam", "gain_table", "rates", "sum_rate", "genie_assignment", "load_ok",
            "greedy_capacity_assign", "SUITES", "T_P", "HM", "WM"]
@@ -362,9 +364,7 @@ _PAPER = {("bem-gbpn", "top1", 1): "80 % (Fig. 9)", ("bem-gbpn", "top3", 1): "99
 
 def _reproduction_rows(problem, frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` for BEM-GBPN: top-k and ASRR per method and U, with the gap to ``bnb``."""
-    import json
 
-    from mmopt.reproduce import pct
 
     sub = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
     if sub.empty:

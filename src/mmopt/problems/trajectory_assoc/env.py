@@ -70,6 +70,7 @@ import gymnasium as gym
 import numpy as np
 
 from .problem import slot_gammas, track_ok
+from .scenario import simulate
 
 __all__ = ["TrajectoryAssocEnv", "Realisation", "realisations", "observation", "obs_size", "RATE_SCALE"]
 
@@ -208,7 +209,6 @@ class TrajectoryAssocEnv(gym.Env):
     def __init__(self, instance: Mapping[str, np.ndarray] | None = None, realisations: str = "train",
                  tracking: bool = True):
         if instance is None:
-            from .scenario import simulate
 
             instance = simulate({"M": 20, "NB": 3, "n_train": 2, "bs_placement": "box"},
                                 np.random.default_rng(0))

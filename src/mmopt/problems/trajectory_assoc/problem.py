@@ -105,6 +105,8 @@ from mmopt import phy
 from mmopt.api import InputError, Key, MmoptError, Problem, Suite, problem
 
 from .scenario import DEFAULTS, simulate
+import json
+from mmopt.reproduce import pct
 
 __all__ = ["TrajectoryAssoc", "slot_gammas", "slot_rewards", "gamma_of", "track_ok", "simulate",
            "DEFAULTS"]
@@ -316,9 +318,7 @@ class TrajectoryAssoc(Problem):
 
 def _reproduction_rows(frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` for the handover paper: it reports no numbers, only an ordering."""
-    import json
 
-    from mmopt.reproduce import pct
 
     sub = frame[frame["suite"] == suite]
     ok = sub[(sub["status"] == "ok") & (sub["kind"] != "reference")]

@@ -43,6 +43,8 @@ import numpy as np
 from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_beamforming
 
 from mmopt.api import InputError, solver
+from mmopt.problems.maxmin_assoc_bf import DEFAULTS, normalised_channels, sample_users
+from mmopt.problems.maxmin_assoc_bf.solvers.exhaustive import exhaustive
 
 #: realisations used for the LMMSE channel statistics (as in the paper)
 N_STATS = 10_000
@@ -71,7 +73,6 @@ def scenario_params(instance) -> dict:
 
     ``L`` and the array shape are taken from the arrays when present.
     """
-    from mmopt.problems.maxmin_assoc_bf import DEFAULTS
 
     p = dict(DEFAULTS)
     meta = getattr(instance, "meta", {}) or {}
@@ -92,7 +93,6 @@ def channel_statistics(params: dict) -> tuple[np.ndarray, np.ndarray]:
     (``sample_users`` + ``normalised_channels``, seed :data:`STATS_SEED`);
     cached per process and channel-parameter set.
     """
-    from mmopt.problems.maxmin_assoc_bf import DEFAULTS, normalised_channels, sample_users
 
     p = {**DEFAULTS, **params}
     key = json.dumps({k: p[k] for k in CHANNEL_PARAMS}, sort_keys=True)
@@ -152,7 +152,6 @@ def strongest_channel_lmmse(instance, *, inner: str = "duality"):
 @solver("exhaustive-lmmse", problems=["maxmin-assoc-bf"], kind="baseline", version=1, imports=_WARM)
 def exhaustive_lmmse(instance, *, rel_tol: float = 1e-6):
     """Exhaustive search (duality inner solver) on the LMMSE estimates (scored on the true channels)."""
-    from mmopt.problems.maxmin_assoc_bf.solvers.exhaustive import exhaustive
 
     t0 = time.perf_counter()
     est = estimated_instance(instance)

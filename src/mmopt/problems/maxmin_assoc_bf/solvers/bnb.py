@@ -58,6 +58,7 @@ from mmopt.problems.maxmin_assoc_bf.solvers.duality import (
 )
 
 from mmopt.api import solver
+from mmopt.problems.maxmin_assoc_bf import sinr
 
 
 def rate(gamma: float) -> float:
@@ -190,7 +191,6 @@ def bnb(instance, *, rel_tol: float = 1e-6, triples: bool = True, partial_from: 
     Stats: ``nodes`` created, ``expanded``, ``leaves`` solved, ``bound``
     (final certificate, rate), ``tables_seconds``.
     """
-    from mmopt.problems.maxmin_assoc_bf import sinr
 
     leaf_batch = 2048                                               # leaves solved per duality batch
 

@@ -35,6 +35,9 @@ from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import (
 )
 
 from mmopt.api import MmoptError, solver
+from mmopt.problems.maxmin_assoc_bf.solvers.duality import (CAPPED, finish_beamformers, reduced_channels,
+                                                            solve_associations)
+from mmopt.problems.maxmin_assoc_bf import sinr
 
 
 def rate(gamma: float) -> float:
@@ -71,12 +74,6 @@ def search_duality(H, P, noise, assocs, bounds, *, rel_tol: float = 1e-6, chunk:
     counters. ``incumbent`` is an optional ``(sinr, assoc, V)`` known to be
     achievable.
     """
-    from mmopt.problems.maxmin_assoc_bf.solvers.duality import (
-        CAPPED,
-        finish_beamformers,
-        reduced_channels,
-        solve_associations,
-    )
 
     tol = rel_tol / 2
     if C is None:
@@ -159,7 +156,6 @@ def exhaustive(instance, *, inner: str = "duality", rel_tol: float = 1e-6, prune
     survives the single-user bound. ``prune=False`` solves every association
     to its own tolerance (for checks).
     """
-    from mmopt.problems.maxmin_assoc_bf import sinr
 
     t0 = time.perf_counter()
     H, P, noise = np.asarray(instance["H"]), np.asarray(instance["P"]), np.asarray(instance["noise"])
@@ -204,11 +200,6 @@ def exhaustive(instance, *, inner: str = "duality", rel_tol: float = 1e-6, prune
 
 def _all_duality(H, P, noise, assocs, rel_tol):
     """No pruning: every association's own bracket closed (for checks)."""
-    from mmopt.problems.maxmin_assoc_bf.solvers.duality import (
-        CAPPED,
-        finish_beamformers,
-        solve_associations,
-    )
 
     tol = rel_tol / 2
     res = solve_associations(H, P, noise, assocs, tol=tol, prune=False)

@@ -27,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from mmopt.api import MmoptError, solver
+from mmopt.learned import Progress, load_weights, weights_path
 
 #: N_u values with a shipped "Standard" model (trained at that N_u); the runner skips the others
 PROBLEM = "maxmin-assoc-bf"
@@ -61,7 +62,6 @@ def _weights_fn(kind):
 
 @lru_cache(maxsize=64)
 def _model(name: str):
-    from mmopt.learned import load_weights
     from mmopt.problems.maxmin_assoc_bf.solvers.gnn_net import Model
 
     return Model(load_weights(name, problem=PROBLEM))
@@ -76,8 +76,6 @@ def _pick(kind: str, instance, train_pilots: int) -> str:
 
 def _applies_fn(kind):
     def applies(instance, *, train_pilots: int = 0, **_):
-        from mmopt.learned import weights_path
-
         K, L, M = instance["H"].shape
         if kind != "p" and "user_pos_est" not in instance:
             return "the instance has no location estimates (user_pos_est)"
@@ -96,8 +94,6 @@ def _applies_fn(kind):
 
 def _setup_fn(kind):
     def setup(*, train_pilots: int = 0, **_):
-        from mmopt.learned import weights_path
-
         names = _weights_fn(kind)(train_pilots=train_pilots)
         for n in [names] if isinstance(names, str) else names:
             if weights_path(n, PROBLEM).is_file():
@@ -108,7 +104,6 @@ def _setup_fn(kind):
 def _train_fn(kind):
     def train(*, epochs: int | None = None, seed: int = 0, count: int | None = None, progress=True,
               train_pilots: int = 0, **_):
-        from mmopt.learned import Progress, load_weights
         from mmopt.problems.maxmin_assoc_bf.solvers import gnn_net as net
 
         if kind != "i" and int(train_pilots) < 1:

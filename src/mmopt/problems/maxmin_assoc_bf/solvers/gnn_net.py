@@ -44,6 +44,9 @@ import time
 from functools import lru_cache
 
 import numpy as np
+from mmopt.api import PROBLEMS
+from mmopt.registry import load_plugins
+from mmopt.learned import deterministic
 
 #: metres per unit of the location input (the authors' code)
 LOC_SCALE = 56.0
@@ -220,8 +223,6 @@ def training_arrays(count: int, suite: str = "train") -> dict:
     The pilot observations are not taken from the instances: the trainer draws them for its N_u by
     eq. (8) (:func:`pilot_ls`), the generator's model, with fresh noise every epoch.
     """
-    from mmopt.api import PROBLEMS
-    from mmopt.registry import load_plugins
 
     load_plugins()
     prob = PROBLEMS["maxmin-assoc-bf"]
@@ -271,7 +272,6 @@ def train(kind: str, *, epochs: int, seed: int, count: int, n_pilots: int, batch
     """
     import torch
 
-    from mmopt.learned import deterministic
 
     deterministic(seed)
     t0 = time.perf_counter()

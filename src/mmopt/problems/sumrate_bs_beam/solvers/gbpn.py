@@ -51,6 +51,7 @@ from mmopt import MmoptError, solver
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_features import INPUT, PROBLEM, VARIANTS, decode_x, to_db
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_net import model_from_state
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_train import train_for
+from mmopt.learned import file_sha256, load_weights, weights_path
 
 __all__ = ["VARIANTS", "load_model", "candidate_pairs", "predict", "decide",
            "bem_gbpn", "bb_gbpn", "p_gbpn", "bem_gbpn_nomoe"]
@@ -68,7 +69,6 @@ _MODELS: dict = {}
 
 def load_model(variant: str, path=None):
     """The trained network of ``variant`` (memoised per file and sha256)."""
-    from mmopt.learned import file_sha256, load_weights, weights_path
 
     p = weights_path(path or _weights_name(variant), PROBLEM)
     key = (str(p), file_sha256(p))

@@ -34,6 +34,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from mmopt.registry import get_problem
 
 __all__ = ["PROBLEM", "VARIANTS", "INPUT", "best_beams", "to_db", "features", "instance_samples", "select",
            "training_samples", "decode_x"]
@@ -118,7 +119,6 @@ def training_samples(suite: str = "train", count: int | None = None) -> tuple[di
     first instance's hash, so a changed scenario never reuses them; the four
     variants share one extraction.
     """
-    from mmopt.registry import get_problem
 
     prob = get_problem(PROBLEM)
     s = prob.suite(suite)

@@ -41,6 +41,7 @@ import numpy as np
 
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_features import decode_x, select, training_samples
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_net import CONFIG, build_model
+from mmopt.learned import Progress, deterministic
 
 __all__ = ["DEFAULT_EPOCHS", "TRAIN_COUNT", "BATCH", "LR", "GAIN_WEIGHT", "fit", "train_for"]
 
@@ -83,7 +84,6 @@ def fit(variant: str, data: dict, *, epochs: int = DEFAULT_EPOCHS, seed: int = 0
     """
     import torch
 
-    from mmopt.learned import deterministic
 
     deterministic(seed)
     rng = np.random.default_rng(seed)
@@ -190,7 +190,6 @@ def train_for(variant: str):
               **_params):
         import torch
 
-        from mmopt.learned import Progress
 
         t0, c0 = time.perf_counter(), time.process_time()
         data, meta = training_samples("train", TRAIN_COUNT if count is None else count)

@@ -74,6 +74,8 @@ import numpy as np
 from mmopt import MmoptError, solver
 from mmopt.problems.trajectory_assoc.env import (Realisation, action_mask, is_decision, obs_size, observation,
                                                  realisations)
+from mmopt.learned import Progress, file_sha256, load_weights, weights_path
+from mmopt.registry import get_problem
 
 PROBLEM = "trajectory-assoc"
 ETA = 0.99          # discount eta, Table I
@@ -310,8 +312,6 @@ _CACHE: dict = {}
 
 
 def _models(name: str) -> dict:
-    from mmopt.learned import file_sha256, load_weights, weights_path
-
     path = weights_path(name, PROBLEM)
     key = (str(path), file_sha256(path))
     if key not in _CACHE:
@@ -362,8 +362,6 @@ def _train(tracking: bool, tool: str):
     def train(*, epochs: int = EPISODES, seed: int = 0, count: int | None = None, progress=True,
               suites=TRAIN_SUITES, **params):
         """One model per trajectory of ``suites`` (first ``count`` instances of each)."""
-        from mmopt.learned import Progress
-        from mmopt.registry import get_problem
 
         prob = get_problem(PROBLEM)
         jobs = [(s, i) for s in suites for i in range(min(prob.suite(s).count, count or prob.suite(s).count))]
