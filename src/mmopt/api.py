@@ -25,7 +25,16 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
+__all__ = [
+    "SCHEMA_VERSION", "KINDS", "EXTRAS", "PROBLEMS", "SOLVERS",
+    "MmoptError", "InputError", "Key", "Instance", "Violation", "FeasibilityReport", "Suite", "Problem", "Solver",
+    "problem", "solver", "instance_hash", "check_structure", "bind_dims", "key_table", "rst_to_markdown",
+    "coerce_param", "json_default", "params_key",
+]
+
+#: version of the instance / solution file metadata (``meta["schema"]``)
 SCHEMA_VERSION = 1
+#: the solver kinds accepted by :func:`solver`
 KINDS = ("reference", "learned", "distributed", "baseline")
 
 
@@ -74,12 +83,34 @@ class Key:
     finite: bool = True
 
     def shape_str(self) -> str:
+        """The shape as a Python tuple literal.
+
+        Returns
+        -------
+        str
+            ``"(K, N)"``, ``"(K,)"`` for one dimension, ``"()"`` for a scalar.
+        """
         return "(" + ", ".join(str(s) for s in self.shape) + ("," if len(self.shape) == 1 else "") + ")"
 
 
 def rst_to_markdown(text: str) -> str:
-    """Docstring math to markdown: ``:math:`x``` -> ``$x$``, ``.. math::`` blocks -> ``$$``,
-    ``:sub:`x``` -> ``_x``, and RST section underlines to bold headings."""
+    """Convert docstring math and headings from reStructuredText to markdown.
+
+    ``:math:`x``` becomes ``$x$``; a ``.. math::`` block (its lines indented by
+    four spaces) becomes a ``$$`` block; ``:sub:`x``` (with an optional
+    preceding ``\\ `` escape) becomes ``_x``; a line underlined with ``-``,
+    ``=`` or ``~`` becomes a bold heading.
+
+    Parameters
+    ----------
+    text : str
+        RST-flavoured text, e.g. a :attr:`Problem.statement`.
+
+    Returns
+    -------
+    str
+        The markdown text (LaTeX math kept between ``$`` / ``$$``).
+    """
     import re
 
     text = re.sub(r":math:`([^`]*)`", r"$\1$", text)
@@ -110,7 +141,18 @@ def rst_to_markdown(text: str) -> str:
 
 
 def key_table(keys: Iterable[Key]) -> str:
-    """Markdown table of keys (name, dtype, shape, unit, meaning)."""
+    """Markdown table of keys: name, dtype, shape, unit and meaning.
+
+    Parameters
+    ----------
+    keys : iterable of Key
+        The rows, in order; optional keys get "(optional)" after their meaning.
+
+    Returns
+    -------
+    str
+        The table (header, separator and one line per key), without a final newline.
+    """
     rows = ["| key | dtype | shape | unit | meaning |", "|---|---|---|---|---|"]
     for k in keys:
         opt = "" if k.required else " (optional)"
@@ -119,7 +161,25 @@ def key_table(keys: Iterable[Key]) -> str:
 
 
 def bind_dims(keys: Iterable[Key], arrays: Mapping[str, np.ndarray], dims: dict | None = None) -> dict:
-    """Bind dimension symbols from the shapes of present arrays."""
+    """Bind dimension symbols from the shapes of the present arrays.
+
+    A key whose array is absent, or has another number of dimensions than its
+    :attr:`Key.shape`, binds nothing; a symbol keeps its first binding.
+
+    Parameters
+    ----------
+    keys : iterable of Key
+        The keys whose symbols are bound, in order.
+    arrays : mapping of str to array_like
+        The arrays by key name.
+    dims : dict, optional
+        Symbols already bound (copied, never modified).
+
+    Returns
+    -------
+    dict of str to int
+        ``dims`` plus every newly bound symbol and its size.
+    """
     dims = dict(dims or {})
     for k in keys:
         if k.name not in arrays:
@@ -135,10 +195,32 @@ def bind_dims(keys: Iterable[Key], arrays: Mapping[str, np.ndarray], dims: dict 
 
 def check_structure(keys: Iterable[Key], arrays: Mapping[str, Any], what: str,
                     dims: dict | None = None) -> dict:
-    """Check presence, dtype and shape of every key; raise :class:`InputError`.
+    """Check the presence, dtype and shape of every key.
 
-    Returns the bound dimension symbols. Unknown extra keys are allowed (they
-    are documented by the problem when it adds them).
+    Unknown extra keys are allowed (they are documented by the problem when
+    it adds them).
+
+    Parameters
+    ----------
+    keys : iterable of Key
+        The expected keys.
+    arrays : mapping of str to numpy.ndarray
+        The instance or solution.
+    what : str
+        Name of the checked dict in error messages (``"instance of 'p'"``).
+    dims : dict, optional
+        Dimension symbols already bound (by the instance when a solution is checked).
+
+    Returns
+    -------
+    dict of str to int
+        The bound dimension symbols (``dims`` plus those bound by ``arrays``).
+
+    Raises
+    ------
+    InputError
+        When a required key is missing, or a present key is not a
+        ``numpy.ndarray``, has another dtype or another shape.
     """
     keys = list(keys)
     for k in keys:
@@ -173,6 +255,19 @@ class Instance(dict):
 
     ``meta`` holds at least ``problem``, ``schema``, and for generated
     instances ``suite``, ``index``, ``seed`` and ``params``.
+
+    Parameters
+    ----------
+    arrays : mapping of str to numpy.ndarray, optional
+        The instance's arrays (the dict's items).
+    meta : mapping, optional
+        The metadata (copied into :attr:`meta`).
+
+    Attributes
+    ----------
+    meta : dict
+        Problem name, schema version and, for generated instances, suite,
+        index, seed and generator parameters.
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray] | None = None, meta: Mapping | None = None):
@@ -181,10 +276,12 @@ class Instance(dict):
 
     @property
     def problem(self) -> str | None:
+        """Name of the problem in :attr:`meta` (``None`` when not recorded)."""
         return self.meta.get("problem")
 
     @property
     def hash(self) -> str:
+        """Content hash: :func:`instance_hash` of the recorded problem name and the arrays (64 hex digits)."""
         return instance_hash(self.meta.get("problem", ""), self)
 
     @property
@@ -195,7 +292,13 @@ class Instance(dict):
         return self.hash[:12]
 
     def readonly(self) -> "Instance":
-        """A copy whose arrays cannot be written (what solvers receive)."""
+        """A copy whose arrays cannot be written (what solvers receive).
+
+        Returns
+        -------
+        Instance
+            Copies of the arrays with the ``writeable`` flag cleared, and the same meta.
+        """
         arrs = {}
         for k, v in self.items():
             v = np.array(v, copy=True)
@@ -205,7 +308,20 @@ class Instance(dict):
 
 
 def instance_hash(problem: str, arrays: Mapping[str, np.ndarray]) -> str:
-    """SHA-256 over the problem name and every array (name, dtype, shape, bytes)."""
+    """SHA-256 over the problem name and every array (name, dtype, shape, bytes).
+
+    Parameters
+    ----------
+    problem : str
+        The problem's name (the same arrays hash differently for another problem).
+    arrays : mapping of str to array_like
+        The arrays, hashed in sorted name order as C-contiguous bytes.
+
+    Returns
+    -------
+    str
+        The hex digest (64 characters).
+    """
     h = hashlib.sha256()
     h.update(problem.encode())
     for name in sorted(arrays):
@@ -222,7 +338,17 @@ def instance_hash(problem: str, arrays: Mapping[str, np.ndarray]) -> str:
 
 @dataclass
 class Violation:
-    """One broken constraint: what, where, and by how much (>0)."""
+    """One broken constraint: what, where, and by how much (>0).
+
+    Attributes
+    ----------
+    constraint : str
+        What is broken (the constraint's name or formula).
+    size : float
+        By how much, in the constraint's unit (> 0).
+    where : str
+        Where (an index, a user), or ``""``.
+    """
 
     constraint: str
     size: float
@@ -235,27 +361,68 @@ class Violation:
 
 @dataclass
 class FeasibilityReport:
-    """Every violation found by :meth:`Problem.check`, with its size."""
+    """Every violation found by :meth:`Problem.check`, with its size.
+
+    Attributes
+    ----------
+    violations : list of Violation
+        The violations in the order they were found.
+    tol : float
+        The tolerance the constraints were checked with.
+    """
 
     violations: list[Violation] = field(default_factory=list)
     tol: float = 1e-6
 
     @property
     def feasible(self) -> bool:
+        """Whether no violation was found."""
         return not self.violations
 
     @property
     def max_violation(self) -> float:
+        """The largest violation size (0.0 when feasible)."""
         return max((v.size for v in self.violations), default=0.0)
 
     def add(self, constraint: str, size: float, where: str = "") -> None:
+        """Record one violation.
+
+        Parameters
+        ----------
+        constraint : str
+            What is broken.
+        size : float
+            By how much (converted to ``float``).
+        where : str, optional
+            Where it is broken.
+        """
         self.violations.append(Violation(constraint, float(size), where))
 
     def to_dict(self) -> dict:
+        """The report as JSON-able data.
+
+        Returns
+        -------
+        dict
+            ``feasible``, ``max_violation`` and ``violations`` (a list of dicts
+            with ``constraint``, ``size`` and ``where``).
+        """
         return {"feasible": self.feasible, "max_violation": self.max_violation,
                 "violations": [dataclasses.asdict(v) for v in self.violations]}
 
     def summary(self, n: int = 3) -> str:
+        """The first violations on one line.
+
+        Parameters
+        ----------
+        n : int, optional
+            How many violations to show; the rest are counted ("and 4 more").
+
+        Returns
+        -------
+        str
+            The violations joined by ``"; "`` (``""`` when feasible).
+        """
         s = "; ".join(str(v) for v in self.violations[:n])
         more = len(self.violations) - n
         return s + (f"; and {more} more" if more > 0 else "")
@@ -270,8 +437,23 @@ class FeasibilityReport:
 class Suite:
     """A reproducible family of instances: instance ``i`` is always the same.
 
-    ``params`` are the generator parameters (JSON-able); ``seed`` is the base
-    seed; instance ``i`` uses ``numpy.random.SeedSequence([seed, i])``.
+    Instance ``i`` is drawn with ``numpy.random.SeedSequence([seed, i])``.
+
+    Attributes
+    ----------
+    name : str
+        The suite's name (its key in :attr:`Problem.suites`).
+    count : int
+        Number of instances (indices ``0 .. count - 1``).
+    params : mapping
+        The generator parameters (JSON-able); a ``sweep`` list varies them
+        with the index (see :meth:`Problem.instance_params`).
+    seed : int
+        The base seed.
+    doc : str
+        One-line description.
+    role : str
+        ``eval`` (scored) or ``train`` (training data of learned solvers).
     """
 
     name: str
@@ -290,6 +472,33 @@ class Problem(abc.ABC):
     Subclasses set the class attributes and implement :meth:`make_instance`,
     :meth:`constraints` and :meth:`objective`; :meth:`check` and
     :meth:`generate` are provided.
+
+    Attributes
+    ----------
+    name : str
+        The problem id (``"sumrate-bs-beam"``), unique in the registry.
+    sense : str
+        ``"max"``: every problem is a maximisation.
+    title : str
+        One-line title.
+    paper : str
+        The citation of the paper the problem comes from.
+    statement : str
+        The formal statement (markdown + LaTeX, RST math roles allowed).
+    instance_keys, solution_keys : tuple of Key
+        The arrays of an instance and of a solution.
+    suites : mapping of str to Suite
+        The instance suites by name.
+    param_docs : mapping of str to str
+        Generator parameter name -> one-line meaning (unit included).
+    metric_docs : mapping of str to str
+        Extra table column -> one-line meaning (values from :meth:`metrics`).
+    value_tol : float
+        Relative tolerance of values compared with references.
+    empty_dims : tuple of str
+        Dimension symbols of the instance keys that may be 0 (every other one must be >= 1).
+    max_instance_elements : int or None
+        Largest total size of the instance arrays, in elements (``None``: no limit).
     """
 
     name: str = ""
@@ -316,7 +525,8 @@ class Problem(abc.ABC):
         """The problem's folder: the package (or plugin file's folder) that defines the class.
 
         Its ``references/`` holds the reference records and suite manifests and
-        its ``weights/`` the shipped weights of its learned solvers.
+        its ``weights/`` the shipped weights of its learned solvers. Raises
+        :class:`MmoptError` when the defining module has no file.
         """
         mod = sys.modules.get(type(self).__module__)
         f = getattr(mod, "__file__", None)
@@ -326,25 +536,82 @@ class Problem(abc.ABC):
 
     # -- generation -------------------------------------------------------
     def eval_suites(self) -> list[str]:
-        """Names of the suites that are scored (every suite but the training ones)."""
+        """Names of the suites that are scored (every suite but the training ones).
+
+        Returns
+        -------
+        list of str
+            The names of the suites whose ``role`` is ``eval``, in definition order.
+        """
         return [n for n, s in self.suites.items() if s.role == "eval"]
 
     def cli_commands(self) -> list:
-        """Extra ``click`` commands this problem contributes to the ``mmopt`` CLI (none by default)."""
+        """Extra ``click`` commands this problem contributes to the ``mmopt`` CLI (none by default).
+
+        Returns
+        -------
+        list of click.Command
+            The commands; empty unless a subclass overrides this.
+        """
         return []
 
     def plot(self, frame, out_dir, suite: str) -> list:
-        """Write the paper's figures for ``suite`` from the store rows ``frame`` (a DataFrame of every suite
-        of this problem in the store: a figure may sweep over suites); return the paths (none by default)."""
+        """Write the paper's figures for ``suite`` from the store rows (none by default).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The store rows of every suite of this problem (a figure may sweep over suites).
+        out_dir : str or pathlib.Path
+            The folder the figures are written to.
+        suite : str
+            The suite whose figures are drawn.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written; empty unless a subclass overrides this.
+        """
         return []
 
     def reproduction(self, frame, suite: str) -> list[dict]:
-        """Rows of ``mmopt reproduce`` for ``suite`` from the store rows ``frame`` (a DataFrame, every suite
-        of this problem): dicts with ``quantity``, ``where`` (figure/table of the paper), ``paper``,
-        ``mmopt``, ``optimum`` (the certified optimum) and ``gap`` (strings or numbers; none by default)."""
+        """Rows of ``mmopt reproduce`` for ``suite`` (none by default).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            The store rows of every suite of this problem.
+        suite : str
+            The suite the rows are computed on.
+
+        Returns
+        -------
+        list of dict
+            One dict per paper quantity with ``quantity``, ``where`` (figure/table
+            of the paper), ``paper``, ``mmopt``, ``optimum`` (the certified
+            optimum) and ``gap`` (strings or numbers); empty unless a subclass
+            overrides this.
+        """
         return []
 
     def suite(self, name: str) -> Suite:
+        """The suite called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            The suite's name.
+
+        Returns
+        -------
+        Suite
+            The suite.
+
+        Raises
+        ------
+        MmoptError
+            When the problem has no suite of that name.
+        """
         if not isinstance(name, str) or name not in self.suites:
             raise MmoptError(f"problem '{self.name}' has no suite '{name}' "
                              f"(available: {', '.join(self.suites)})")
@@ -356,6 +623,23 @@ class Problem(abc.ABC):
         A suite whose params hold a ``sweep`` list varies parameters with the
         index: instance ``i`` uses the suite's params updated by
         ``sweep[i % len(sweep)]``.
+
+        Parameters
+        ----------
+        suite : str
+            The suite's name.
+        index : int
+            The instance index (not checked against the suite's count here).
+
+        Returns
+        -------
+        dict
+            The suite's parameters without ``sweep``, updated by the sweep entry.
+
+        Raises
+        ------
+        MmoptError
+            When the problem has no such suite.
         """
         s = self.suite(suite)
         params = {k: v for k, v in s.params.items() if k != "sweep"}
@@ -365,7 +649,31 @@ class Problem(abc.ABC):
         return params
 
     def generate(self, suite: str, index: int) -> Instance:
-        """Instance ``index`` of ``suite`` (deterministic)."""
+        """Instance ``index`` of ``suite`` (deterministic).
+
+        The arrays come from :meth:`make_instance` with the generator
+        ``numpy.random.default_rng(SeedSequence([suite.seed, index]))`` and are
+        checked by :meth:`check_instance`.
+
+        Parameters
+        ----------
+        suite : str
+            The suite's name.
+        index : int
+            The instance index, ``0 <= index < count``.
+
+        Returns
+        -------
+        Instance
+            The instance, its meta holding problem, schema, suite, index, seed and params.
+
+        Raises
+        ------
+        MmoptError
+            When the suite does not exist or ``index`` is out of range.
+        InputError
+            When the generated instance fails :meth:`check_instance` (a generator bug).
+        """
         s = self.suite(suite)
         if not 0 <= index < s.count:
             raise MmoptError(f"suite '{suite}' of '{self.name}' has instances 0..{s.count - 1}, not {index}")
@@ -380,11 +688,43 @@ class Problem(abc.ABC):
 
     @abc.abstractmethod
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """The arrays of one instance drawn with ``rng`` from the suite's ``params``."""
+        """The arrays of one instance drawn with ``rng`` from the suite's ``params``.
+
+        Parameters
+        ----------
+        params : dict
+            The instance's generator parameters (a copy: it may be modified).
+        rng : numpy.random.Generator
+            The instance's random generator, the only source of randomness.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            The instance arrays, matching :attr:`instance_keys`.
+        """
 
     # -- validation -------------------------------------------------------
     def check_instance(self, instance: Mapping[str, np.ndarray]) -> dict:
-        """Raise :class:`InputError` if the instance is malformed; return dims."""
+        """Check an instance: structure, dimensions, size limit, finiteness, problem rules.
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance arrays.
+
+        Returns
+        -------
+        dict of str to int
+            The dimension symbols bound by the instance.
+
+        Raises
+        ------
+        InputError
+            When a key is missing or has another dtype or shape, a dimension
+            is 0 outside :attr:`empty_dims`, the arrays hold more than
+            :attr:`max_instance_elements` elements, a finite float key holds
+            NaN or inf, or :meth:`validate_instance` rejects the instance.
+        """
         dims = check_structure(self.instance_keys, instance, f"instance of '{self.name}'")
         for sym, n in dims.items():
             if n < 1 and sym not in self.empty_dims:
@@ -402,9 +742,41 @@ class Problem(abc.ABC):
         return dims
 
     def validate_instance(self, instance: Mapping[str, np.ndarray], dims: dict) -> None:
-        """Problem-specific instance checks beyond structure (raise InputError)."""
+        """Problem-specific instance checks beyond structure (none by default).
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance, structurally checked already.
+        dims : dict of str to int
+            The bound dimension symbols.
+
+        Raises
+        ------
+        InputError
+            When the instance breaks a rule of the problem (subclasses).
+        """
 
     def check_solution_structure(self, instance, solution) -> dict:
+        """Check that ``solution`` is a dict with the keys, dtypes and shapes of :attr:`solution_keys`.
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance, which binds the dimension symbols.
+        solution : mapping of str to numpy.ndarray
+            The solution to check.
+
+        Returns
+        -------
+        dict of str to int
+            The dimension symbols bound by the instance and the solution.
+
+        Raises
+        ------
+        InputError
+            When ``solution`` is not a mapping or a key is missing or malformed.
+        """
         dims = bind_dims(self.instance_keys, instance)
         if not isinstance(solution, Mapping):
             raise InputError(f"solution of '{self.name}' must be a dict of arrays, got {type(solution).__name__}")
@@ -414,9 +786,27 @@ class Problem(abc.ABC):
               tol: float = 1e-6) -> FeasibilityReport:
         """Every violation of the solution, with its size.
 
-        Structural problems (missing key, wrong dtype or shape) raise
-        :class:`InputError`; non-finite values and broken constraints are
-        reported as violations.
+        Non-finite values and broken constraints are reported as violations;
+        :meth:`constraints` runs only when no key marked ``finite`` holds NaN or inf.
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance.
+        solution : mapping of str to numpy.ndarray
+            The solution.
+        tol : float, optional
+            Tolerance of the constraints (passed to :meth:`constraints`).
+
+        Returns
+        -------
+        FeasibilityReport
+            The violations (none: feasible).
+
+        Raises
+        ------
+        InputError
+            On a structural problem: a missing key, a wrong dtype or shape.
         """
         self.check_solution_structure(instance, solution)
         rep = FeasibilityReport(tol=tol)
@@ -433,28 +823,86 @@ class Problem(abc.ABC):
 
     @abc.abstractmethod
     def constraints(self, instance, solution, tol: float, report: FeasibilityReport) -> None:
-        """Add every constraint violation to ``report``."""
+        """Add every constraint violation to ``report``.
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance.
+        solution : mapping of str to numpy.ndarray
+            The solution, structurally checked and finite.
+        tol : float
+            Tolerance below which a violation is not reported.
+        report : FeasibilityReport
+            Receives each violation through :meth:`FeasibilityReport.add`.
+        """
 
     # -- value ------------------------------------------------------------
     @abc.abstractmethod
     def objective(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> float:
-        """The value of a feasible solution (maximised)."""
+        """The value of a feasible solution (maximised).
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance.
+        solution : mapping of str to numpy.ndarray
+            A feasible solution.
+
+        Returns
+        -------
+        float
+            The objective value, in the problem's unit.
+        """
 
     def metrics(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Extra per-cell quantities shown as table columns (see ``metric_docs``).
 
         A problem whose metrics need the solver's stats (a ranked beam list)
         declares ``metrics(self, instance, solution, stats=None)``; the engine
-        then passes them.
+        then passes them (see :func:`mmopt.evaluate.problem_metrics`).
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance.
+        solution : mapping of str to numpy.ndarray
+            A feasible solution.
+
+        Returns
+        -------
+        dict of str to float
+            Metric name -> value (empty by default).
         """
         return {}
 
     def cell_data(self, instance: Mapping[str, np.ndarray], solution: Mapping[str, np.ndarray]) -> dict:
-        """Small JSON-able per-cell data kept in the store (``stats["problem_data"]``) for figures."""
+        """Small JSON-able per-cell data kept in the store (``stats["problem_data"]``) for figures.
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance.
+        solution : mapping of str to numpy.ndarray
+            The solution.
+
+        Returns
+        -------
+        dict
+            JSON-able data (empty by default).
+        """
         return {}
 
     def parameter_summary(self) -> tuple[dict, dict]:
-        """(value of each parameter in most suites, each suite's differing values)."""
+        """Each generator parameter's most common value, and each suite's differing values.
+
+        Returns
+        -------
+        common : dict
+            Parameter -> the value most suites give it (the first seen on a tie).
+        overrides : dict of str to dict
+            Suite name -> the parameters whose value differs from ``common``.
+        """
         from collections import Counter
 
         suites = list(self.suites.values())
@@ -466,7 +914,15 @@ class Problem(abc.ABC):
         return common, overrides
 
     def describe(self) -> str:
-        """Markdown description: statement, key tables, generator parameters per suite."""
+        """Markdown description: statement, key tables, generator parameters.
+
+        Returns
+        -------
+        str
+            A ``##`` section with the title, the paper, the statement, the
+            instance and solution key tables and, when :attr:`param_docs` is
+            set, the generator parameters with their common values.
+        """
         text = (f"## `{self.name}` — {self.title}\n\n{self.paper}\n\n{rst_to_markdown(self.statement)}\n\n"
                 f"### Instance keys\n\n{key_table(self.instance_keys)}\n\n"
                 f"### Solution keys\n\n{key_table(self.solution_keys)}\n")
@@ -492,6 +948,32 @@ class Solver:
 
     A solver is identified by (problem, name): the same name may serve several
     problems with different code. See ``docs/architecture.md`` for the contract.
+    Built by the :func:`solver` decorator.
+
+    Attributes
+    ----------
+    name : str
+        The solver's name.
+    fn : callable
+        ``fn(instance, **params) -> (solution, stats)``.
+    problems : tuple of str
+        The problems it is registered for.
+    kind : str
+        One of :data:`KINDS`.
+    version : int
+        Bumped when the answers change (part of the cache key).
+    params : dict
+        Parameter name -> default (the keyword-only arguments of ``fn``).
+    doc : str
+        The docstring of ``fn``.
+    certifies : bool
+        Whether its answer is a certified reference (value + bound).
+    imports, requires : tuple of str
+        Heavy modules imported per worker; optional modules it needs.
+    applies_fn, setup_fn, weights_fn, train_fn : callable or None
+        The ``applies``, ``setup``, ``weights`` and ``train`` hooks of :func:`solver`.
+    module : str
+        The module that registered it.
     """
 
     name: str
@@ -521,7 +1003,13 @@ class Solver:
 
     # -- availability -----------------------------------------------------
     def missing(self) -> list[str]:
-        """Modules of :attr:`requires` (and :attr:`imports`) that cannot be imported here."""
+        """Modules of :attr:`requires` that cannot be imported here.
+
+        Returns
+        -------
+        list of str
+            The missing modules, in :attr:`requires` order, without duplicates.
+        """
         import importlib.util
 
         out = []
@@ -535,13 +1023,29 @@ class Solver:
 
     @property
     def available(self) -> bool:
+        """Whether every module of :attr:`requires` can be imported."""
         return not self.missing()
 
     def install_hint(self) -> str:
+        """The ``pip install`` command that provides the missing modules.
+
+        Returns
+        -------
+        str
+            ``pip install "mmopt[learned]"`` with the extras of :data:`EXTRAS` (or
+            the module names themselves), or ``""`` when nothing is missing.
+        """
         extras = sorted({EXTRAS.get(m, m) for m in self.missing()})
         return f'pip install "mmopt[{",".join(extras)}]"' if extras else ""
 
     def unavailable_reason(self) -> str | None:
+        """Why the solver cannot run here.
+
+        Returns
+        -------
+        str or None
+            ``"needs torch (pip install ...)"``, or ``None`` when it is available.
+        """
         miss = self.missing()
         if not miss:
             return None
@@ -549,14 +1053,36 @@ class Solver:
 
     # -- parameters -------------------------------------------------------
     def warm_up(self) -> None:
-        """Import :attr:`imports` in this process so forked cells inherit them."""
+        """Import :attr:`imports` in this process so forked cells inherit them.
+
+        Returns
+        -------
+        None
+        """
         import importlib
 
         for m in self.imports:
             importlib.import_module(m)
 
     def canonical_params(self, params: Mapping[str, Any] | None = None) -> dict:
-        """Defaults overridden by ``params``; unknown names raise :class:`MmoptError`."""
+        """The solver's defaults overridden by ``params``.
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Parameter values; strings (from the command line) are converted to
+            the default's type by :func:`coerce_param`.
+
+        Returns
+        -------
+        dict
+            Every parameter with its value.
+
+        Raises
+        ------
+        MmoptError
+            When a name is not a parameter of the solver or a string cannot be converted.
+        """
         params = dict(params or {})
         unknown = set(params) - set(self.params)
         if unknown:
@@ -569,14 +1095,48 @@ class Solver:
 
     # -- the hooks ----------------------------------------------------------
     def applies(self, instance: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None) -> str | None:
-        """None if the solver takes the instance, else the reason it declines."""
+        """Whether the solver takes the instance (its ``applies`` hook).
+
+        Parameters
+        ----------
+        instance : mapping of str to numpy.ndarray
+            The instance.
+        params : mapping, optional
+            Solver parameters (defaults filled in by :meth:`canonical_params`).
+
+        Returns
+        -------
+        str or None
+            ``None`` if the solver takes the instance, else the reason it declines.
+
+        Raises
+        ------
+        MmoptError
+            When ``params`` holds an unknown or unconvertible parameter.
+        """
         if self.applies_fn is None:
             return None
         reason = self.applies_fn(instance, **self.canonical_params(params))
         return None if not reason else str(reason)
 
     def setup(self, params: Mapping[str, Any] | None = None) -> float:
-        """Run the set-up hook (weight loading); returns its seconds."""
+        """Run the set-up hook (weight loading).
+
+        Parameters
+        ----------
+        params : mapping, optional
+            Solver parameters (defaults filled in by :meth:`canonical_params`).
+
+        Returns
+        -------
+        float
+            Wall-clock seconds of the hook (0.0 without one).
+
+        Raises
+        ------
+        MmoptError
+            When ``params`` holds an unknown or unconvertible parameter.
+        """
         if self.setup_fn is None:
             return 0.0
         import time
@@ -586,12 +1146,58 @@ class Solver:
         return time.perf_counter() - t0
 
     def solve(self, instance: Instance, **params) -> tuple[dict, dict]:
+        """Call the solver function in this process (no time or memory limit).
+
+        Parameters
+        ----------
+        instance : Instance
+            The instance (the engine passes a :meth:`Instance.readonly` copy).
+        **params
+            Solver parameters overriding the defaults.
+
+        Returns
+        -------
+        solution : dict of str to numpy.ndarray
+            The solution arrays as the solver returned them.
+        stats : dict
+            The solver's stats (``{}`` when it returned ``None``).
+
+        Raises
+        ------
+        MmoptError
+            When ``params`` holds an unknown or unconvertible parameter.
+        """
         sol, stats = self.fn(instance, **self.canonical_params(params))
         return sol, dict(stats or {})
 
 
 def coerce_param(value: Any, default: Any, what: str) -> Any:
-    """Convert a string from the command line to the type of the default."""
+    """Convert a string from the command line to the type of the default.
+
+    Non-strings pass unchanged (an ``int`` becomes a ``float`` when the default
+    is a float), and so does anything whose default is a string or ``None``.
+    Booleans accept ``1/true/yes/on`` and ``0/false/no/off``; other
+    non-numeric defaults (lists, dicts) are read as JSON.
+
+    Parameters
+    ----------
+    value : Any
+        The given value.
+    default : Any
+        The parameter's default, whose type is the target.
+    what : str
+        The parameter's name in error messages (``solver.param``).
+
+    Returns
+    -------
+    Any
+        The converted value.
+
+    Raises
+    ------
+    MmoptError
+        When the string cannot be read as the default's type.
+    """
     if not isinstance(value, str) or isinstance(default, str) or default is None:
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
@@ -613,7 +1219,18 @@ def coerce_param(value: Any, default: Any, what: str) -> Any:
 
 
 def json_default(o: Any) -> Any:
-    """``json.dumps`` fallback: NumPy scalars and arrays as Python values, anything else as text."""
+    """``json.dumps`` fallback: NumPy scalars and arrays as Python values, anything else as text.
+
+    Parameters
+    ----------
+    o : Any
+        An object ``json`` cannot serialise.
+
+    Returns
+    -------
+    Any
+        ``o.item()`` for a NumPy scalar, ``o.tolist()`` for an array, else ``str(o)``.
+    """
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -622,18 +1239,51 @@ def json_default(o: Any) -> Any:
 
 
 def params_key(params: Mapping[str, Any]) -> str:
-    """Canonical JSON of parameters (sorted keys) used in cache keys."""
+    """Canonical JSON of parameters (sorted keys) used in cache keys.
+
+    Parameters
+    ----------
+    params : mapping
+        The parameters (NumPy values allowed, see :func:`json_default`).
+
+    Returns
+    -------
+    str
+        Compact JSON with sorted keys.
+    """
     return json.dumps(params, sort_keys=True, separators=(",", ":"), default=json_default)
 
 
 # registries (filled by decorators at plugin import time)
+#: problem name -> the registered Problem instance
 PROBLEMS: dict[str, Problem] = {}
 #: (problem, name) -> Solver
 SOLVERS: dict[tuple[str, str], Solver] = {}
 
 
 def problem(cls: type[Problem]) -> type[Problem]:
-    """Class decorator registering a :class:`Problem` subclass (one instance)."""
+    """Class decorator registering a :class:`Problem` subclass (one instance).
+
+    The instance is stored in :data:`PROBLEMS` under ``cls.name``; registering
+    again from the same module replaces it.
+
+    Parameters
+    ----------
+    cls : type
+        The :class:`Problem` subclass.
+
+    Returns
+    -------
+    type
+        ``cls`` itself.
+
+    Raises
+    ------
+    TypeError
+        When ``cls.name`` is empty.
+    MmoptError
+        When another module has registered a problem of the same name.
+    """
     if not cls.name:
         raise TypeError(f"{cls.__name__} has no name")
     old = PROBLEMS.get(cls.name)
@@ -655,27 +1305,46 @@ def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
 
     Parameters
     ----------
-    name, problems
+    name : str
+        The solver's name.
+    problems : iterable of str
         The solver is registered as (problem, name) for each problem; the same
         (problem, name) twice is an error naming both modules.
-    kind
+    kind : str
         ``reference``, ``learned``, ``distributed`` or ``baseline``.
-    imports
+    version : int, optional
+        Bumped whenever the solver's answers change (part of the cache key).
+    certifies : bool, optional
+        Whether its answers are certified references; ``None``: only for ``reference`` solvers.
+    imports : iterable of str, optional
         Heavy modules imported once per worker before cells are forked.
-    requires
+    requires : iterable of str, optional
         Optional modules (``("torch",)``); when one is missing the solver is
         listed as unavailable with the extra to install, and never breaks
         loading of other plugins. Import them inside functions, not at the top
         of the module.
-    applies
+    applies : callable, optional
         ``applies(instance, **params) -> None | reason``: decline instances
         (exhaustive search on a large suite, a model trained for another size).
-    setup
+    setup : callable, optional
         ``setup(**params)``: memoised loading (weights) timed apart from the solve.
-    weights, train
-        Learned solvers: the weight file name (or ``weights(**params) -> name``)
-        in the ``weights/`` folder of the solver's problem and the training entry used by
-        ``mmopt train``.
+    weights, train : str or callable, optional
+        Learned solvers (required for them): the weight file name (or
+        ``weights(**params) -> name``) in the ``weights/`` folder of the
+        solver's problem and the training entry used by ``mmopt train``.
+
+    Returns
+    -------
+    callable
+        The decorator: it registers ``fn`` in :data:`SOLVERS`, sets
+        ``fn.mmopt_solver`` to its :class:`Solver` and returns ``fn``; it
+        raises :class:`MmoptError` when another module or function already
+        registered the same (problem, name).
+
+    Raises
+    ------
+    ValueError
+        When ``kind`` is not in :data:`KINDS`, or a learned solver lacks ``weights`` or ``train``.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")

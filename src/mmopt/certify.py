@@ -30,6 +30,41 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
     stats must carry ``value``, ``bound``, ``status`` and ``tolerance`` (the
     certificate); a claimed value that disagrees with the evaluated one
     beyond the tolerance is an error, and so is any failed cell.
+
+    Parameters
+    ----------
+    problem_name : str
+        The problem's name.
+    suite : str
+        The suite's name.
+    solver_name : str
+        The reference solver's name.
+    params : mapping, optional
+        Solver parameters (defaults filled in); ``params["seed"]`` seeds the cells.
+    indices : iterable of int, optional
+        Only these instances (default: all); the file's other records are kept.
+    root : pathlib.Path, optional
+        The references tree (see :func:`mmopt.references.reference_dir`).
+    progress : bool, optional
+        Print one line per certified instance.
+    workers : int, optional
+        Workers of :func:`mmopt.runner.execute` (0: the cells run here, one by one).
+    scheduler : str, optional
+        Address of a Dask scheduler to run the cells on.
+    time_limit : float, optional
+        Seconds per cell (``None``: no limit).
+
+    Returns
+    -------
+    pathlib.Path
+        The written ``<suite>.jsonl`` records file.
+
+    Raises
+    ------
+    MmoptError
+        When the problem, suite or solver is unknown, a parameter is invalid,
+        a cell fails, a claimed value or status is wrong, or the run is
+        interrupted (the records file is then left as it was).
     """
     p = get_problem(problem_name)
     s = get_solver(solver_name, problem_name)

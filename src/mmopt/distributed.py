@@ -23,9 +23,24 @@ from typing import Any, Hashable, Iterable
 
 import numpy as np
 
+__all__ = ["Network", "payload_floats"]
+
 
 def payload_floats(payload: Any) -> int:
-    """Size of a payload in floats (complex counts 2)."""
+    """Size of a payload in floats (complex counts 2).
+
+    Parameters
+    ----------
+    payload : Any
+        ``None`` (0), a number (bool and int count 1, complex 2), an array
+        (its size, doubled when complex), or a dict, list or tuple of these
+        (summed); anything else counts the size of ``numpy.asarray(payload)``.
+
+    Returns
+    -------
+    int
+        The number of floats.
+    """
     if payload is None:
         return 0
     if isinstance(payload, (bool, int, float, np.integer, np.floating)):
@@ -42,7 +57,24 @@ def payload_floats(payload: Any) -> int:
 
 
 class Network:
-    """Agents, ``send(src, dst, payload)``, synchronous rounds, and their counters."""
+    """Agents, ``send(src, dst, payload)``, synchronous rounds, and their counters.
+
+    Parameters
+    ----------
+    agents : iterable of hashable
+        The agents' ids.
+
+    Attributes
+    ----------
+    agents : list
+        The agents' ids, in the given order.
+    rounds : int
+        Rounds closed by :meth:`next_round`.
+    messages : int
+        Messages sent.
+    payload : int
+        Floats sent (see :func:`payload_floats`).
+    """
 
     def __init__(self, agents: Iterable[Hashable]):
         self.agents = list(agents)
@@ -53,7 +85,24 @@ class Network:
         self.payload = 0
 
     def send(self, src: Hashable, dst: Hashable, payload: Any) -> None:
-        """Queue ``payload`` from ``src`` to ``dst`` for the next round."""
+        """Queue ``payload`` from ``src`` to ``dst`` for the next round.
+
+        Parameters
+        ----------
+        src : hashable
+            The sending agent.
+        dst : hashable
+            The receiving agent (not ``src``).
+        payload : Any
+            The message; counted by :func:`payload_floats`.
+
+        Raises
+        ------
+        KeyError
+            When ``src`` or ``dst`` is not an agent.
+        ValueError
+            When ``src == dst``.
+        """
         if src not in self._known or dst not in self._known:
             raise KeyError(f"unknown agent in send({src!r}, {dst!r})")
         if src == dst:
@@ -63,15 +112,47 @@ class Network:
         self.payload += payload_floats(payload)
 
     def broadcast(self, src: Hashable, dsts: Iterable[Hashable], payload: Any) -> None:
+        """Send the same payload to several agents (one message each).
+
+        Parameters
+        ----------
+        src : hashable
+            The sending agent.
+        dsts : iterable of hashable
+            The receiving agents.
+        payload : Any
+            The message.
+
+        Raises
+        ------
+        KeyError
+            When an agent is unknown.
+        ValueError
+            When ``src`` is among ``dsts``.
+        """
         for d in dsts:
             self.send(src, d, payload)
 
     def next_round(self) -> dict[Hashable, list[tuple[Hashable, Any]]]:
-        """Close the round: deliver every queued message; returns ``{agent: [(src, payload), ...]}``."""
+        """Close the round: deliver every queued message.
+
+        Returns
+        -------
+        dict
+            ``{agent: [(src, payload), ...]}`` for every agent, messages in the
+            order they were sent (an empty list for an agent without mail).
+        """
         self.rounds += 1
         inbox = {a: self._pending.pop(a, []) for a in self.agents}
         self._pending.clear()
         return inbox
 
     def stats(self) -> dict[str, int]:
+        """The counters, for a distributed solver's stats.
+
+        Returns
+        -------
+        dict of str to int
+            ``rounds``, ``messages`` and ``payload_floats``.
+        """
         return {"rounds": int(self.rounds), "messages": int(self.messages), "payload_floats": int(self.payload)}

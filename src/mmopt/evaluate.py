@@ -19,26 +19,100 @@ import numpy as np
 
 from .api import FeasibilityReport, Problem
 
+__all__ = ["STATUSES", "GAP_FLOOR", "gap", "abs_gap", "beats", "Score", "problem_metrics", "score", "compare"]
+
+#: every status a cell can have
 STATUSES = ("ok", "infeasible", "timeout", "error", "mismatch", "skipped")
+#: smallest denominator of the relative gap
 GAP_FLOOR = 1e-9
 
 
 def gap(reference: float, value: float) -> float:
-    """Relative gap of ``value`` below ``reference`` (maximisation)."""
+    """Relative gap of ``value`` below ``reference`` (maximisation).
+
+    Parameters
+    ----------
+    reference : float
+        The reference value ``r``.
+    value : float
+        The solution's value ``v``.
+
+    Returns
+    -------
+    float
+        ``(r - v) / max(|r|, GAP_FLOOR)``; negative when ``v`` beats ``r``.
+    """
     return (reference - value) / max(abs(reference), GAP_FLOOR)
 
 
 def abs_gap(reference: float, value: float) -> float:
+    """Absolute gap of ``value`` below ``reference`` (maximisation).
+
+    Parameters
+    ----------
+    reference : float
+        The reference value ``r``.
+    value : float
+        The solution's value ``v``.
+
+    Returns
+    -------
+    float
+        ``r - v``, in the objective's unit.
+    """
     return reference - value
 
 
 def beats(reference: float, value: float, rel_tol: float, abs_tol: float = 1e-9) -> bool:
-    """Whether ``value`` exceeds ``reference`` beyond tolerance."""
+    """Whether ``value`` exceeds ``reference`` beyond tolerance.
+
+    Parameters
+    ----------
+    reference : float
+        The reference value.
+    value : float
+        The solution's value.
+    rel_tol : float
+        Relative tolerance, times ``|reference|``.
+    abs_tol : float, optional
+        Smallest absolute tolerance.
+
+    Returns
+    -------
+    bool
+        ``value - reference > max(rel_tol * |reference|, abs_tol)``.
+    """
     return value - reference > max(rel_tol * abs(reference), abs_tol)
 
 
 @dataclass
 class Score:
+    """The evaluation of one solution.
+
+    Attributes
+    ----------
+    status : str
+        ``ok``, ``infeasible`` or ``mismatch`` (see :data:`STATUSES`).
+    objective : float or None
+        The objective value (``None`` when infeasible).
+    feasible : bool
+        Whether the solution has no violation.
+    max_violation : float
+        The largest violation size (0.0 when feasible).
+    gap, abs_gap : float or None
+        Relative and absolute gap below the reference (``None`` without a usable reference).
+    reference : float or None
+        The reference value.
+    reference_status : str or None
+        The reference's status (``opt``, ``best`` or ``bound``).
+    message : str
+        The first violations, or why the cell is a mismatch.
+    metrics : dict of str to float
+        The problem's extra metrics (empty when infeasible).
+    violations : list of dict
+        Every violation (``constraint``, ``size``, ``where``).
+    """
+
     status: str
     objective: float | None
     feasible: bool
@@ -61,6 +135,24 @@ def problem_metrics(problem: Problem, instance, solution, stats: Mapping | None 
     ``metrics(..., reference=None)`` receives the instance's reference record
     (with the reference's ``solution`` where the reference solver kept one): a
     metric that needs the optimum reads it there and never runs a solver.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    instance : mapping of str to numpy.ndarray
+        The instance.
+    solution : mapping of str to numpy.ndarray
+        A feasible solution.
+    stats : mapping, optional
+        The solver's stats (passed as a dict, ``{}`` when ``None``).
+    reference : mapping, optional
+        The instance's reference record.
+
+    Returns
+    -------
+    dict
+        What ``problem.metrics`` returns.
     """
     names = inspect.signature(problem.metrics).parameters
     kw = {}
@@ -75,7 +167,30 @@ def score(problem: Problem, instance: Mapping[str, np.ndarray], solution: Mappin
           reference: Mapping | None = None, tol: float = 1e-6, stats: Mapping | None = None) -> Score:
     """Check, evaluate and compare one solution against its reference record.
 
-    Raises :class:`~mmopt.api.InputError` when the solution is malformed.
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    instance : mapping of str to numpy.ndarray
+        The instance.
+    solution : mapping of str to numpy.ndarray
+        The solution.
+    reference : mapping, optional
+        The instance's reference record (``value``, ``status``, ``tolerance``).
+    tol : float, optional
+        Tolerance of the constraints.
+    stats : mapping, optional
+        The solver's stats, for problems whose metrics read them.
+
+    Returns
+    -------
+    Score
+        Status ``ok``, ``infeasible`` or ``mismatch``, with value, gaps and metrics.
+
+    Raises
+    ------
+    InputError
+        When the solution is malformed (a missing key, a wrong dtype or shape).
     """
     rep: FeasibilityReport = problem.check(instance, solution, tol)
     obj = float(problem.objective(instance, solution)) if rep.feasible else None
@@ -87,7 +202,25 @@ def score(problem: Problem, instance: Mapping[str, np.ndarray], solution: Mappin
 
 
 def compare(s: Score, reference: Mapping | None, default_tol: float) -> Score:
-    """Fill gap fields of ``s`` from a reference record (DESIGN.md)."""
+    """Fill the gap fields of ``s`` from a reference record (DESIGN.md).
+
+    An ``ok`` score whose value beats an ``opt`` reference beyond the
+    reference's tolerance becomes a ``mismatch``.
+
+    Parameters
+    ----------
+    s : Score
+        The score, modified in place.
+    reference : mapping or None
+        The reference record; ``None``, or one without ``value``, leaves ``s`` unchanged.
+    default_tol : float
+        Relative tolerance used when the record has no ``tolerance``.
+
+    Returns
+    -------
+    Score
+        ``s`` itself.
+    """
     if reference is None or s.objective is None or reference.get("value") is None:
         return s
     r = float(reference["value"])

@@ -17,7 +17,6 @@ import json
 import os
 import tempfile
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Mapping
 
@@ -25,13 +24,30 @@ import numpy as np
 
 from .api import InputError, Instance, Key, Problem, json_default
 
+__all__ = ["META_KEY", "FORMATS", "DEFAULT_MAX_INPUT_GB", "max_input_bytes", "save_arrays", "load_arrays", "conform",
+           "read_instance", "read_solution", "write_instance", "write_solution"]
+
+#: name of the string array holding the JSON metadata in a file
 META_KEY = "mmopt_meta"
+#: file suffixes read and written (lower case)
 FORMATS = (".npz", ".mat")
+#: default of ``MMOPT_MAX_INPUT_GB``
 DEFAULT_MAX_INPUT_GB = 2.0
 
 
 def max_input_bytes() -> int:
-    """The largest total array size a file may declare (``MMOPT_MAX_INPUT_GB``, default 2)."""
+    """The largest total array size a file may declare (``MMOPT_MAX_INPUT_GB``, default 2).
+
+    Returns
+    -------
+    int
+        The limit in bytes (GB taken as GiB, ``2**30`` bytes).
+
+    Raises
+    ------
+    InputError
+        When ``MMOPT_MAX_INPUT_GB`` is set but is not a number.
+    """
     v = os.environ.get("MMOPT_MAX_INPUT_GB")
     try:
         gb = float(v) if v else DEFAULT_MAX_INPUT_GB
@@ -104,7 +120,31 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping | None = None) -> Path:
-    """Write ``arrays`` and ``meta`` to ``path`` (.npz or .mat), atomically."""
+    """Write ``arrays`` and ``meta`` to ``path`` (.npz or .mat), atomically.
+
+    ``.npz`` files are compressed NumPy archives; ``.mat`` files are
+    compressed MATLAB 5 files with 1-D arrays saved as rows.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; its suffix picks the format; missing folders are created.
+    arrays : mapping of str to array_like
+        The arrays (numeric; converted with ``numpy.asarray``).
+    meta : mapping, optional
+        JSON-able metadata, stored as :data:`META_KEY`.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    InputError
+        When the suffix is not ``.npz`` or ``.mat``, an array has dtype
+        ``object``, or a ``.mat`` variable name does not start with a letter.
+    """
     path = Path(path)
     fmt = _fmt(path)
     data = {k: np.asarray(v) for k, v in arrays.items()}
@@ -130,7 +170,30 @@ def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], meta:
 
 
 def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a file into (arrays, meta). Never unpickles; malformed files raise InputError."""
+    """Read a file into (arrays, meta); never unpickles.
+
+    The sizes the arrays declare are checked against :func:`max_input_bytes`
+    before anything is inflated.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz`` or ``.mat`` file.
+
+    Returns
+    -------
+    arrays : dict of str to numpy.ndarray
+        The numeric arrays of the file, without :data:`META_KEY`.
+    meta : dict
+        The JSON metadata (``{}`` when the file has none).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, has another suffix, is corrupt or too
+        large, or holds an object, string, sparse, cell or struct variable or
+        a malformed :data:`META_KEY`.
+    """
     path = Path(path)
     fmt = _fmt(path)
     if not path.is_file():
@@ -194,7 +257,22 @@ def load_arrays(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def conform(arrays: dict[str, np.ndarray], keys: tuple[Key, ...]) -> dict[str, np.ndarray]:
-    """Undo MATLAB's conventions: scalars and vectors come back as 2-D, logicals as uint8."""
+    """Undo MATLAB's conventions: scalars and vectors come back as 2-D, logicals as uint8.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        Arrays read from a ``.mat`` file.
+    keys : tuple of Key
+        The expected keys: a 0/1 ``uint8`` array of a ``bool`` key becomes
+        ``bool``, a size-1 array of a scalar key becomes 0-D, and a ``(1, n)``
+        or ``(n, 1)`` (or 0-D) array of a 1-D key becomes 1-D.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        A new dict with the converted arrays; other arrays are unchanged.
+    """
     out = dict(arrays)
     for k in keys:
         if k.name not in out:
@@ -228,7 +306,30 @@ def _resolve_problem(meta: dict, problem: str | None, path: Path, what: str) -> 
 
 
 def read_instance(path: str | os.PathLike, problem: str | None = None) -> Instance:
-    """Load and check an instance file."""
+    """Load and check an instance file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz`` or ``.mat`` instance file.
+    problem : str, optional
+        The problem's name; needed when the file does not record it, and must
+        match the recorded one otherwise.
+
+    Returns
+    -------
+    Instance
+        The checked instance; ``meta["problem"]`` is the resolved problem name.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read (:func:`load_arrays`), is a solution
+        file, records another problem, none, or a malformed suite or index,
+        or the instance fails :meth:`mmopt.api.Problem.check_instance`.
+    MmoptError
+        When the problem is not registered.
+    """
     path = Path(path)
     arrays, meta = load_arrays(path)
     if meta.get("kind") == "solution":
@@ -248,7 +349,30 @@ def read_instance(path: str | os.PathLike, problem: str | None = None) -> Instan
 
 
 def read_solution(path: str | os.PathLike, problem: str | None = None) -> tuple[dict, dict]:
-    """Load a solution file: (arrays, meta). Structure is checked by the problem later."""
+    """Load a solution file; its structure is checked by the problem later.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.npz`` or ``.mat`` solution file.
+    problem : str, optional
+        The problem's name; needed when the file does not record it, and must
+        match the recorded one otherwise.
+
+    Returns
+    -------
+    arrays : dict of str to numpy.ndarray
+        The solution arrays (MATLAB conventions undone by :func:`conform`).
+    meta : dict
+        The file's metadata, with ``problem`` set to the resolved name.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read, is an instance file, or records another problem or none.
+    MmoptError
+        When the problem is not registered.
+    """
     path = Path(path)
     arrays, meta = load_arrays(path)
     if meta.get("kind") == "instance":
@@ -260,8 +384,48 @@ def read_solution(path: str | os.PathLike, problem: str | None = None) -> tuple[
 
 
 def write_instance(path: str | os.PathLike, instance: Instance) -> Path:
+    """Write an instance file: its arrays and meta, with ``kind`` ``instance`` and its hash.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` or ``.mat`` file.
+    instance : Instance
+        The instance.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    InputError
+        As :func:`save_arrays`.
+    """
     return save_arrays(path, instance, {**instance.meta, "kind": "instance", "hash": instance.hash})
 
 
 def write_solution(path: str | os.PathLike, solution: Mapping[str, np.ndarray], meta: Mapping) -> Path:
+    """Write a solution file with ``meta`` and ``kind`` ``solution``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` or ``.mat`` file.
+    solution : mapping of str to numpy.ndarray
+        The solution arrays.
+    meta : mapping
+        JSON-able metadata (problem, solver, instance hash, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    InputError
+        As :func:`save_arrays`.
+    """
     return save_arrays(path, solution, {**meta, "kind": "solution"})

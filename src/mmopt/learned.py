@@ -32,12 +32,31 @@ from typing import Any, Callable, Mapping
 from ._version import __version__
 from .api import PROBLEMS, MmoptError
 
+__all__ = ["weights_dir", "weights_path", "weights_files", "fingerprint", "sidecar_path", "file_sha256",
+           "read_sidecar", "save_weights", "load_weights", "deterministic", "cell_threads", "Progress",
+           "train_solver"]
+
 
 def weights_dir(problem: str | None = None) -> Path:
     """Folder of a problem's shipped weights: ``<problem folder>/weights``.
 
     The ``MMOPT_WEIGHTS_DIR`` environment variable, when set, replaces it for
     every problem (a scratch folder for training runs and tests).
+
+    Parameters
+    ----------
+    problem : str, optional
+        The problem's name (needed unless ``MMOPT_WEIGHTS_DIR`` is set).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+
+    Raises
+    ------
+    MmoptError
+        When ``MMOPT_WEIGHTS_DIR`` is unset and ``problem`` is ``None``, unknown, or has no folder.
     """
     env = os.environ.get("MMOPT_WEIGHTS_DIR")
     if env:
@@ -52,7 +71,25 @@ def weights_dir(problem: str | None = None) -> Path:
 
 
 def weights_path(name: str | os.PathLike, problem: str | None = None) -> Path:
-    """``name`` as it is when absolute, else in :func:`weights_dir` of ``problem``."""
+    """``name`` as it is when absolute, else in :func:`weights_dir` of ``problem``.
+
+    Parameters
+    ----------
+    name : str or os.PathLike
+        A weight file name or path.
+    problem : str, optional
+        The problem whose ``weights/`` folder holds a relative name.
+
+    Returns
+    -------
+    pathlib.Path
+        The file's path.
+
+    Raises
+    ------
+    MmoptError
+        When ``name`` is relative and :func:`weights_dir` fails.
+    """
     p = Path(name)
     return p if p.is_absolute() else weights_dir(problem) / p
 
@@ -71,6 +108,12 @@ def weights_files(solver, params: Mapping[str, Any] | None = None) -> list[Path]
     Returns
     -------
     list of pathlib.Path
+        The files (they may not exist).
+
+    Raises
+    ------
+    MmoptError
+        When ``params`` holds an unknown parameter or the folder cannot be resolved.
     """
     if solver.weights_fn is None:
         return []
@@ -83,11 +126,40 @@ def fingerprint(solver, params: Mapping[str, Any] | None = None) -> str:
     """What a solver's answer depends on beyond code and parameters: its weights' sha256 (comma-joined).
 
     Part of every cell's cache key; ``""`` for a solver without weights.
+
+    Parameters
+    ----------
+    solver : mmopt.api.Solver
+        The solver.
+    params : mapping, optional
+        Solver parameters (defaults filled in).
+
+    Returns
+    -------
+    str
+        The sha256 of each weight file (``missing`` for an absent one), joined by commas.
+
+    Raises
+    ------
+    MmoptError
+        As :func:`weights_files`.
     """
     return ",".join(file_sha256(p) for p in weights_files(solver, params))
 
 
 def sidecar_path(path: Path) -> Path:
+    """The sidecar of a weight file: the same name with ``.json`` appended.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The weight file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<path>.json``.
+    """
     return Path(str(path) + ".json")
 
 
@@ -101,7 +173,20 @@ def _sha(path: str, mtime_ns: int, size: int) -> str:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file (``missing`` if it does not exist)."""
+    """sha256 of a file (``missing`` if it does not exist).
+
+    Memoised on (path, modification time, size).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    str
+        The hex digest, or ``"missing"``.
+    """
     p = Path(path)
     try:
         st = p.stat()
@@ -111,6 +196,23 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def read_sidecar(path: str | os.PathLike) -> dict:
+    """The sidecar of a weight file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The weight file (not the sidecar).
+
+    Returns
+    -------
+    dict
+        The sidecar's JSON (``{}`` when there is no sidecar).
+
+    Raises
+    ------
+    MmoptError
+        When the sidecar is not valid JSON.
+    """
     sc = sidecar_path(Path(path))
     if not sc.is_file():
         return {}
@@ -122,7 +224,32 @@ def read_sidecar(path: str | os.PathLike) -> dict:
 
 def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Mapping[str, Any],
                  problem: str | None = None) -> Path:
-    """Write ``state`` (tensors, numbers, strings, nested dicts) and its JSON sidecar atomically."""
+    """Write ``state`` (tensors, numbers, strings, nested dicts) and its JSON sidecar atomically.
+
+    The same state gives the same bytes, hence the same sha256.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The weight file, resolved by :func:`weights_path`; folders are created.
+    state : mapping
+        What ``torch.save`` writes (as a dict).
+    sidecar : mapping
+        The training record; ``file``, ``sha256``, ``bytes``, ``mmopt``,
+        ``torch`` and ``created`` are added.
+    problem : str, optional
+        The problem whose ``weights/`` folder holds a relative ``path``.
+
+    Returns
+    -------
+    pathlib.Path
+        The weight file.
+
+    Raises
+    ------
+    MmoptError
+        When a relative ``path`` cannot be resolved.
+    """
     import torch
 
 
@@ -146,7 +273,27 @@ def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Map
 
 
 def load_weights(path: str | os.PathLike, verify: bool = True, problem: str | None = None) -> dict:
-    """Load weights with ``torch.load(weights_only=True)``; check the sidecar's sha256."""
+    """Load weights with ``torch.load(weights_only=True)``; check the sidecar's sha256.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The weight file, resolved by :func:`weights_path`.
+    verify : bool, optional
+        Compare the file's sha256 with its sidecar's (when the sidecar records one).
+    problem : str, optional
+        The problem whose ``weights/`` folder holds a relative ``path``.
+
+    Returns
+    -------
+    dict
+        The state, tensors on the CPU.
+
+    Raises
+    ------
+    MmoptError
+        When the file is missing, its sha256 differs from the sidecar's, or the sidecar is not valid JSON.
+    """
     import torch
 
     path = weights_path(path, problem)
@@ -160,7 +307,15 @@ def load_weights(path: str | os.PathLike, verify: bool = True, problem: str | No
 
 
 def deterministic(seed: int, threads: int | None = None) -> None:
-    """Seed NumPy's legacy state, Python and torch; deterministic algorithms; fixed thread count."""
+    """Seed NumPy's legacy state, Python and torch; deterministic algorithms; fixed thread count.
+
+    Parameters
+    ----------
+    seed : int
+        The seed (NumPy gets ``seed % 2**32``).
+    threads : int, optional
+        torch's thread count (default: ``MMOPT_TRAIN_THREADS``, else ``min(2, CPUs)``).
+    """
     import random
 
     import numpy as np
@@ -185,7 +340,22 @@ def cell_threads() -> None:
 
 
 class Progress:
-    """A training progress bar (rich) with the latest losses; silent when disabled."""
+    """A training progress bar (rich) with the latest losses; silent when disabled.
+
+    Parameters
+    ----------
+    total : int
+        Number of steps (epochs).
+    description : str
+        The bar's label.
+    enabled : bool, optional
+        Show the bar (it starts at once).
+
+    Attributes
+    ----------
+    bar : rich.progress.Progress or None
+        The bar (``None`` when disabled).
+    """
 
     def __init__(self, total: int, description: str, enabled: bool = True):
         self.bar = None
@@ -200,11 +370,21 @@ class Progress:
             self.bar.start()
 
     def __call__(self, advance: int = 1, **losses: float) -> None:
+        """Advance the bar and show the latest losses.
+
+        Parameters
+        ----------
+        advance : int, optional
+            Steps done since the last call.
+        **losses : float
+            Named losses, shown with 4 significant digits.
+        """
         if self.bar is not None:
             txt = " ".join(f"{k}={v:.4g}" for k, v in losses.items())
             self.bar.update(self.task, advance=advance, losses=txt)
 
     def close(self) -> None:
+        """Stop the bar (leaving it on the screen)."""
         if self.bar is not None:
             self.bar.stop()
 
@@ -212,7 +392,41 @@ class Progress:
 def train_solver(solver, *, epochs: int | None = None, seed: int = 0, count: int | None = None,
                  out: str | os.PathLike | None = None, params: Mapping[str, Any] | None = None,
                  progress: bool | Callable = True) -> tuple[Path, dict]:
-    """Train a learned solver and write its weights and sidecar. Returns (path, sidecar)."""
+    """Train a learned solver and write its weights and sidecar.
+
+    Parameters
+    ----------
+    solver : mmopt.api.Solver
+        A learned solver with a training entry.
+    epochs : int, optional
+        Training epochs (default: the training entry's).
+    seed : int, optional
+        The training seed.
+    count : int, optional
+        Number of training instances (``None``: the training entry's default).
+    out : str or os.PathLike, optional
+        The weight file (default: the solver's first weight file for ``params``).
+    params : mapping, optional
+        Solver parameters passed to the training entry (``seed``, ``count``,
+        ``progress`` and ``epochs`` of this call win over them).
+    progress : bool or callable, optional
+        Passed to the training entry: show progress, or a callback.
+
+    Returns
+    -------
+    path : pathlib.Path
+        The weight file.
+    sidecar : dict
+        The sidecar as written (problem, solver, version, seed, params, wall
+        seconds, the training entry's info, sha256, versions).
+
+    Raises
+    ------
+    MmoptError
+        When the solver is not learned or has no training entry, is
+        unavailable here, has an unknown parameter, or the target is a
+        directory or its folder is not writable.
+    """
     if solver.kind != "learned" or solver.train_fn is None:
         raise MmoptError(f"solver '{solver.name}' is a {solver.kind} solver: nothing to train")
     reason = solver.unavailable_reason()

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from .api import PROBLEMS, MmoptError
 
+__all__ = ["REFERENCE_STATUSES", "RECORD_FIELDS", "reference_dir", "reference_path", "load_references",
+           "write_references", "manifest_path", "load_manifest", "write_manifest", "suite_hashes"]
+
+#: the statuses a reference record may have
 REFERENCE_STATUSES = ("opt", "best", "bound")
+#: the fields of a record, in the order they are written
 RECORD_FIELDS = ("problem", "suite", "instance", "index", "hash", "value", "bound", "status", "method",
                  "tolerance", "solver_version", "seconds", "params")
 
@@ -37,6 +41,25 @@ def reference_dir(problem: str, root: Path | None = None) -> Path:
     ``root`` (or the ``MMOPT_REFERENCE_DIR`` environment variable) names a
     tree with one sub-folder per problem id; otherwise the problem's own
     ``references/`` folder (see :attr:`mmopt.api.Problem.folder`).
+
+    Parameters
+    ----------
+    problem : str
+        The problem's name.
+    root : pathlib.Path, optional
+        A tree with one folder per problem, instead of the problem's own folder
+        (default: ``MMOPT_REFERENCE_DIR`` when set).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder (not created here).
+
+    Raises
+    ------
+    MmoptError
+        When neither ``root`` nor ``MMOPT_REFERENCE_DIR`` is given and the
+        problem is not registered or has no folder.
     """
     root = root or (Path(os.environ["MMOPT_REFERENCE_DIR"]) if os.environ.get("MMOPT_REFERENCE_DIR") else None)
     if root is not None:
@@ -49,11 +72,52 @@ def reference_dir(problem: str, root: Path | None = None) -> Path:
 
 
 def reference_path(problem: str, suite: str, root: Path | None = None) -> Path:
+    """The reference records file of a suite: ``<reference_dir>/<suite>.jsonl``.
+
+    Parameters
+    ----------
+    problem : str
+        The problem's name.
+    suite : str
+        The suite's name.
+    root : pathlib.Path, optional
+        As in :func:`reference_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file (it may not exist).
+
+    Raises
+    ------
+    MmoptError
+        As :func:`reference_dir`.
+    """
     return reference_dir(problem, root) / f"{suite}.jsonl"
 
 
 def load_references(problem: str, suite: str, root: Path | None = None) -> dict[str, dict]:
-    """Records of one suite keyed by instance hash (empty if none shipped)."""
+    """Records of one suite keyed by instance hash (empty if none shipped).
+
+    Parameters
+    ----------
+    problem : str
+        The problem's name.
+    suite : str
+        The suite's name.
+    root : pathlib.Path, optional
+        As in :func:`reference_dir`.
+
+    Returns
+    -------
+    dict of str to dict
+        Instance hash -> record; ``{}`` when the file does not exist.
+
+    Raises
+    ------
+    MmoptError
+        When a line is not valid JSON, or as :func:`reference_dir`.
+    """
     path = reference_path(problem, suite, root)
     if not path.exists():
         return {}
@@ -78,7 +142,22 @@ def _record(r: Mapping) -> dict:
 
 
 def write_references(path: Path, records: Iterable[Mapping]) -> Path:
-    """Write records (sorted by index) atomically, one JSON object per line."""
+    """Write records (sorted by index) atomically, one JSON object per line.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``.jsonl`` file; missing folders are created.
+    records : iterable of mapping
+        The records; each is written with the :data:`RECORD_FIELDS` (``None``
+        when absent) and its ``solution`` when that is not ``None``; records
+        without an index come last.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     records = sorted(records, key=lambda r: (r.get("index") is None, r.get("index") or 0))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -94,11 +173,52 @@ def write_references(path: Path, records: Iterable[Mapping]) -> Path:
 
 
 def manifest_path(problem: str, suite: str, root: Path | None = None) -> Path:
+    """The manifest file of a suite: ``<reference_dir>/<suite>.manifest.json``.
+
+    Parameters
+    ----------
+    problem : str
+        The problem's name.
+    suite : str
+        The suite's name.
+    root : pathlib.Path, optional
+        As in :func:`reference_dir`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file (it may not exist).
+
+    Raises
+    ------
+    MmoptError
+        As :func:`reference_dir`.
+    """
     return reference_dir(problem, root) / f"{suite}.manifest.json"
 
 
 def load_manifest(problem: str, suite: str, root: Path | None = None) -> list[str] | None:
-    """Instance hashes of a suite by index, or None when no manifest is shipped."""
+    """Instance hashes of a suite by index, or None when no manifest is shipped.
+
+    Parameters
+    ----------
+    problem : str
+        The problem's name.
+    suite : str
+        The suite's name.
+    root : pathlib.Path, optional
+        As in :func:`reference_dir`.
+
+    Returns
+    -------
+    list of str or None
+        Hash of instance ``i`` at position ``i``; ``None`` without a manifest file.
+
+    Raises
+    ------
+    MmoptError
+        When the file is not a manifest (invalid JSON or no ``hashes`` list).
+    """
     path = manifest_path(problem, suite, root)
     if not path.is_file():
         return None
@@ -111,7 +231,29 @@ def load_manifest(problem: str, suite: str, root: Path | None = None) -> list[st
 
 
 def write_manifest(problem, suite: str, root: Path | None = None, progress: bool = False) -> Path:
-    """Generate every instance of a suite and write its hashes."""
+    """Generate every instance of a suite and write its hashes.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (an object, not a name).
+    suite : str
+        The suite's name.
+    root : pathlib.Path, optional
+        As in :func:`reference_dir`.
+    progress : bool, optional
+        Print one line per generated instance.
+
+    Returns
+    -------
+    pathlib.Path
+        The manifest file, holding ``problem``, ``suite``, ``count`` and ``hashes``.
+
+    Raises
+    ------
+    MmoptError
+        When the problem has no such suite.
+    """
     n = problem.suite(suite).count
     hashes = []
     for i in range(n):
@@ -128,7 +270,29 @@ def write_manifest(problem, suite: str, root: Path | None = None, progress: bool
 
 
 def suite_hashes(problem, suite: str, count: int) -> list[str]:
-    """Hashes of the first ``count`` instances: from the manifest, else by generating them here."""
+    """Hashes of the first ``count`` instances: from the manifest, else by generating them here.
+
+    A manifest whose length differs from the suite's count is ignored.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (an object, not a name).
+    suite : str
+        The suite's name.
+    count : int
+        How many instances, from index 0.
+
+    Returns
+    -------
+    list of str
+        The instance hashes by index.
+
+    Raises
+    ------
+    MmoptError
+        When the manifest is malformed or the suite does not exist.
+    """
     man = load_manifest(problem.name, suite)
     if man is not None and len(man) == problem.suite(suite).count:
         return man[:count]

@@ -18,12 +18,36 @@ import math
 
 import numpy as np
 
+__all__ = ["FAILED", "OPT_WITHIN", "summarise", "render"]
+
+#: cell statuses counted as a gap of 1 (100 %)
 FAILED = ("infeasible", "timeout", "error")
+#: relative gap up to which a cell counts as optimal (``opt share``)
 OPT_WITHIN = 1e-4
 
 
 def summarise(df, metrics: bool = True):
-    """Aggregate store rows into the comparison table (a DataFrame)."""
+    """Aggregate store rows into the comparison table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Store rows (columns ``problem``, ``suite``, ``solver``, ``kind``,
+        ``status``, ``gap``, ``objective``, ``seconds``, ``instance_hash``,
+        ``stats`` and ``metrics``, the last two JSON text).
+    metrics : bool, optional
+        Add one column per problem metric: its mean over the ``ok`` cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (problem, suite, solver), sorted: kind, instances, cells,
+        mean / median / worst gap and opt share (fractions; failed cells count
+        1), feasible share, failed / mismatch / skipped counts, mean objective,
+        median seconds, plus the median inference seconds of learned solvers
+        and the mean rounds and messages of distributed ones. Empty for an
+        empty ``df``.
+    """
     import pandas as pd
 
     if df.empty:
@@ -80,7 +104,26 @@ def _fmt(v, col: str) -> str:
 
 
 def render(table, fmt: str = "md") -> str:
-    """The table as markdown (one block per problem/suite), LaTeX (booktabs) or CSV."""
+    """The table as markdown (one block per problem/suite), LaTeX (booktabs) or CSV.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`summarise`.
+    fmt : str, optional
+        ``md``, ``latex`` or ``csv``.
+
+    Returns
+    -------
+    str
+        The text; gaps and shares are printed as percentages (except in CSV),
+        and markdown ends with a note on how gaps are computed.
+
+    Raises
+    ------
+    MmoptError
+        When ``fmt`` is none of the three (and the table is not empty).
+    """
     if table.empty:
         return "(no results in the store)\n"
     if fmt == "csv":

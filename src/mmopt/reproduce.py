@@ -11,12 +11,26 @@ import math
 from pathlib import Path
 from typing import Iterable
 
+__all__ = ["COLUMNS", "fmt", "pct", "collect", "render", "reproduce"]
+
+#: (row key, column heading) of the report's tables, in order
 COLUMNS = (("quantity", "paper quantity"), ("where", "where in the paper"), ("paper", "paper value"),
            ("mmopt", "mmopt value"), ("optimum", "certified optimum"), ("gap", "gap to the optimum"))
 
 
 def fmt(v) -> str:
-    """A table cell: strings as they are, numbers with 4 significant digits, missing as '–'."""
+    """A table cell: strings as they are, numbers with 4 significant digits, missing as '–'.
+
+    Parameters
+    ----------
+    v : str, int, float or None
+        The value; ``None`` and NaN are missing, integers are printed in full.
+
+    Returns
+    -------
+    str
+        The cell text.
+    """
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     if isinstance(v, str):
@@ -27,14 +41,41 @@ def fmt(v) -> str:
 
 
 def pct(v) -> str:
-    """A share or gap as a percentage ('–' when missing)."""
+    """A share or gap as a percentage ('–' when missing).
+
+    Parameters
+    ----------
+    v : float or None
+        A fraction (0.05 is 5 %); ``None`` and NaN are missing.
+
+    Returns
+    -------
+    str
+        ``"5.0 %"`` (one decimal), or ``"–"``.
+    """
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     return f"{100 * float(v):.1f} %"
 
 
 def collect(frame, suite: str, problem_names: Iterable[str] | None = None) -> list[tuple[object, list[dict]]]:
-    """(problem, rows) for every registered problem (or those named) with rows in ``frame``."""
+    """The report rows of every registered problem (or those named) with rows in ``frame``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Store rows.
+    suite : str
+        The suite passed to each problem's :meth:`~mmopt.api.Problem.reproduction`.
+    problem_names : iterable of str, optional
+        Only these problems (default: every registered one).
+
+    Returns
+    -------
+    list of tuple
+        ``(problem, rows)`` pairs, ``problem`` a :class:`~mmopt.api.Problem` and
+        ``rows`` its non-empty list of row dicts.
+    """
     from .registry import problems
 
     out = []
@@ -52,7 +93,22 @@ def collect(frame, suite: str, problem_names: Iterable[str] | None = None) -> li
 
 
 def render(sections: list[tuple[object, list[dict]]], suite: str, source: str = "") -> str:
-    """Markdown: one section and table per paper."""
+    """Markdown: one section and table per paper.
+
+    Parameters
+    ----------
+    sections : list of tuple
+        The ``(problem, rows)`` pairs of :func:`collect`.
+    suite : str
+        The suite named in the introduction.
+    source : str, optional
+        The store's file name, named in the introduction when given.
+
+    Returns
+    -------
+    str
+        The report, a title and introduction then one section per problem.
+    """
     lines = ["# Reproduction report", "",
              f"Each paper's headline numbers next to mmopt's on the `{suite}` suites"
              + (f" (store `{source}`)" if source else "") + ", with the certified optimum that none of the "
@@ -72,7 +128,29 @@ def render(sections: list[tuple[object, list[dict]]], suite: str, source: str = 
 
 def reproduce(db: str | Path, suite: str = "paper", out: str | Path | None = None,
               problem_names: Iterable[str] | None = None) -> str:
-    """Render the report from the store ``db``; write it to ``out`` when given; return the text."""
+    """Render the report from the store ``db``; write it to ``out`` when given.
+
+    Parameters
+    ----------
+    db : str or pathlib.Path
+        The results store (SQLite file).
+    suite : str, optional
+        The suite whose rows are reported.
+    out : str or pathlib.Path, optional
+        A file to write the report to (folders created).
+    problem_names : iterable of str, optional
+        Only these problems.
+
+    Returns
+    -------
+    str
+        The report's markdown text.
+
+    Raises
+    ------
+    MmoptError
+        When ``db`` is not a file.
+    """
     from .api import MmoptError
     from .store import Store
 

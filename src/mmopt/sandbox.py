@@ -34,9 +34,28 @@ import numpy as np
 
 from .api import json_default
 
+__all__ = ["Outcome", "one_line", "run_inline", "run_limited", "check_time_limit", "check_memory_limit",
+           "default_memory_limit"]
+
 
 @dataclass
 class Outcome:
+    """What a sandboxed call returned.
+
+    Attributes
+    ----------
+    status : str
+        ``ok``, ``timeout`` or ``error``.
+    arrays : dict of str to numpy.ndarray
+        The arrays returned by the function (empty unless ``ok``).
+    info : dict
+        The JSON object returned by the function (empty unless ``ok``).
+    message : str
+        Why it timed out or failed (``""`` when ``ok``).
+    wall : float
+        Wall-clock seconds, fork to end.
+    """
+
     status: str                      # "ok", "timeout" or "error"
     arrays: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
@@ -66,7 +85,18 @@ def _unpack(data: bytes) -> tuple[dict, dict]:
 
 
 def one_line(exc: BaseException) -> str:
-    """``Type: message`` on one line, with the innermost frame."""
+    """``Type: message`` on one line, with the innermost frame.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    str
+        ``"Type: message (file.py:line)"`` with whitespace collapsed, at most 2000 characters.
+    """
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" ({os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
     msg = " ".join(str(exc).split())
@@ -74,6 +104,18 @@ def one_line(exc: BaseException) -> str:
 
 
 def run_inline(fn: Callable[[], tuple[dict, dict]]) -> Outcome:
+    """Run ``fn() -> (arrays, info)`` in this process, without limits (where ``fork`` is missing).
+
+    Parameters
+    ----------
+    fn : callable
+        A function of no argument returning a dict of arrays and a JSON-able dict.
+
+    Returns
+    -------
+    Outcome
+        ``ok`` with its results, or ``error`` with :func:`one_line` of the exception.
+    """
     t0 = time.perf_counter()
     try:
         arrays, info = fn()
@@ -98,17 +140,65 @@ def _positive(value, what: str, unit: str) -> float | None:
 
 
 def check_time_limit(time_limit, what: str = "--time-limit") -> float | None:
-    """``None`` or a positive finite number of seconds; anything else is an input error."""
+    """``None`` or a positive finite number of seconds; anything else is an input error.
+
+    Parameters
+    ----------
+    time_limit : float, str or None
+        The limit as given.
+    what : str, optional
+        Its name in the error message.
+
+    Returns
+    -------
+    float or None
+        The limit in seconds, or ``None`` (no limit).
+
+    Raises
+    ------
+    InputError
+        When it is not a number, or not positive and finite.
+    """
     return _positive(time_limit, what, "seconds")
 
 
 def check_memory_limit(memory_limit, what: str = "--memory-limit") -> float | None:
-    """``None`` or a positive finite number of GB."""
+    """``None`` or a positive finite number of GB; anything else is an input error.
+
+    Parameters
+    ----------
+    memory_limit : float, str or None
+        The limit as given.
+    what : str, optional
+        Its name in the error message.
+
+    Returns
+    -------
+    float or None
+        The limit in GB (GiB, ``2**30`` bytes), or ``None`` (no limit).
+
+    Raises
+    ------
+    InputError
+        When it is not a number, or not positive and finite.
+    """
     return _positive(memory_limit, what, "GB")
 
 
 def default_memory_limit(workers: int | None = None) -> float:
-    """GB per cell: the machine's memory divided by the workers (one per core by default)."""
+    """GB per cell: the machine's memory divided by the workers (one per core by default).
+
+    Parameters
+    ----------
+    workers : int, optional
+        Number of workers; ``None`` or less than 1: the CPU count.
+
+    Returns
+    -------
+    float
+        Physical memory (8 GiB when unknown) / workers in GiB, rounded to 0.1,
+        at least 0.5.
+    """
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -167,10 +257,31 @@ def run_limited(fn: Callable[[], tuple[dict, dict]], time_limit: float | None,
                 memory_limit: float | None = None, watch_pids: tuple[int, ...] = ()) -> Outcome:
     """Run ``fn() -> (arrays, info)`` in a forked child killed after ``time_limit`` seconds.
 
-    ``time_limit`` None: no limit, still in a child (the user's code never
-    runs inside mmopt); otherwise a positive number (else InputError).
-    ``memory_limit``: GB the child may add to its address space (None: no
-    limit). ``watch_pids``: processes (the driver) whose end kills the cell.
+    Without ``os.fork`` the function runs inline (:func:`run_inline`), without limits.
+
+    Parameters
+    ----------
+    fn : callable
+        A function of no argument returning a dict of arrays and a JSON-able dict.
+    time_limit : float or None
+        Seconds; ``None``: no limit, still in a child (the user's code never
+        runs inside mmopt).
+    memory_limit : float, optional
+        GB the child may add to its address space (``None``: no limit).
+    watch_pids : tuple of int, optional
+        Processes (the driver) whose end kills the cell.
+
+    Returns
+    -------
+    Outcome
+        ``ok`` with the arrays and info, ``timeout``, or ``error`` with the
+        child's exception, ``memory limit N GB exceeded``, or the signal or
+        exit code of a child that died without a result.
+
+    Raises
+    ------
+    InputError
+        When ``time_limit`` or ``memory_limit`` is not a positive finite number or ``None``.
     """
     time_limit = check_time_limit(time_limit, "time limit")
     memory_limit = check_memory_limit(memory_limit, "memory limit")

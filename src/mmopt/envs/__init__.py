@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import gymnasium as gym
 
+__all__ = ["ENVS"]
+
+#: environment id -> entry point ``module:class`` (imported only when the environment is made)
 ENVS = {
     "mmopt/TrajectoryAssoc-v0": "mmopt.problems.trajectory_assoc.env:TrajectoryAssocEnv",
 }

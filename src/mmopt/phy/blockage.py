@@ -8,9 +8,26 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["segments_hit_boxes", "segments_hit_rects"]
+
 
 def segments_hit_boxes(a: np.ndarray, b: np.ndarray, rects: np.ndarray, shrink: float = 1e-6) -> np.ndarray:
-    """Whether segment s (``a[s] -> b[s]``, (S, 2)) crosses the interior of rectangle r, shape (S, R)."""
+    """Whether segment s (``a[s] -> b[s]``, (S, 2)) crosses the interior of rectangle r, shape (S, R).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Segment start and end points, shape (S, 2), in metres.
+    rects : numpy.ndarray
+        Rectangles ``(xmin, ymin, xmax, ymax)``, shape (R, 4) (or anything that reshapes to it), in metres.
+    shrink : float, optional
+        Fraction of the segment left out at each end.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (S, R).
+    """
     a, b, rects = np.asarray(a, float), np.asarray(b, float), np.asarray(rects, float).reshape(-1, 4)
     out = np.zeros((len(a), len(rects)), dtype=bool)
     if len(a) == 0 or len(rects) == 0:
@@ -39,5 +56,20 @@ def segments_hit_boxes(a: np.ndarray, b: np.ndarray, rects: np.ndarray, shrink: 
 
 
 def segments_hit_rects(a: np.ndarray, b: np.ndarray, rects: np.ndarray, shrink: float = 1e-6) -> np.ndarray:
-    """Whether each segment ``a[s] -> b[s]`` crosses any rectangle interior, shape (S,)."""
+    """Whether each segment ``a[s] -> b[s]`` crosses any rectangle interior, shape (S,).
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        Segment start and end points, shape (S, 2), in metres.
+    rects : numpy.ndarray
+        Rectangles ``(xmin, ymin, xmax, ymax)``, shape (R, 4), in metres.
+    shrink : float, optional
+        Fraction of the segment left out at each end.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (S,).
+    """
     return segments_hit_boxes(a, b, rects, shrink).any(axis=1)
