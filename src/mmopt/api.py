@@ -16,9 +16,15 @@ from __future__ import annotations
 import abc
 import dataclasses
 import hashlib
+import importlib
+import importlib.util
 import inspect
 import json
+import math
+import re
 import sys
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -29,7 +35,7 @@ __all__ = [
     "SCHEMA_VERSION", "KINDS", "EXTRAS", "PROBLEMS", "SOLVERS",
     "MmoptError", "InputError", "Key", "Instance", "Violation", "FeasibilityReport", "Suite", "Problem", "Solver",
     "problem", "solver", "instance_hash", "check_structure", "bind_dims", "key_table", "rst_to_markdown",
-    "coerce_param", "json_default", "params_key",
+    "coerce_param", "json_default", "json_safe", "params_key",
 ]
 
 #: version of the instance / solution file metadata (``meta["schema"]``)
@@ -111,7 +117,6 @@ def rst_to_markdown(text: str) -> str:
     str
         The markdown text (LaTeX math kept between ``$`` / ``$$``).
     """
-    import re
 
     text = re.sub(r":math:`([^`]*)`", r"$\1$", text)
     text = re.sub(r"\\? ?:sub:`([^`]*)`", r"_\1", text)
@@ -903,7 +908,6 @@ class Problem(abc.ABC):
         overrides : dict of str to dict
             Suite name -> the parameters whose value differs from ``common``.
         """
-        from collections import Counter
 
         suites = list(self.suites.values())
         common = {}
@@ -1010,7 +1014,6 @@ class Solver:
         list of str
             The missing modules, in :attr:`requires` order, without duplicates.
         """
-        import importlib.util
 
         out = []
         for m in dict.fromkeys(self.requires):
@@ -1059,7 +1062,6 @@ class Solver:
         -------
         None
         """
-        import importlib
 
         for m in self.imports:
             importlib.import_module(m)
@@ -1139,7 +1141,6 @@ class Solver:
         """
         if self.setup_fn is None:
             return 0.0
-        import time
 
         t0 = time.perf_counter()
         self.setup_fn(**self.canonical_params(params))
@@ -1236,6 +1237,42 @@ def json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def json_safe(obj: Any, max_array: int | None = None) -> Any:
+    """``obj`` made JSON-safe, recursively: the one sanitiser of stats, rows and CLI output.
+
+    Parameters
+    ----------
+    obj : Any
+        Mappings, sequences, NumPy scalars and arrays, numbers, strings.
+    max_array : int, optional
+        Arrays larger than this become a short ``"<array dtype shape>"`` text
+        (stats stay small); by default every array becomes a list.
+
+    Returns
+    -------
+    Any
+        Dicts with string keys, lists, finite floats (NaN and inf become
+        ``None``), ints, bools, strings and ``None``; anything else as text.
+    """
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, np.ndarray):
+        if max_array is not None and obj.size > max_array:
+            return f"<array {obj.dtype} {obj.shape}>"
+        obj = obj.tolist()
+    if isinstance(obj, Mapping):
+        return {str(k): json_safe(v, max_array) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v, max_array) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, complex):
+        return str(obj)
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    return str(obj)
 
 
 def params_key(params: Mapping[str, Any]) -> str:

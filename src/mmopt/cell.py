@@ -21,8 +21,9 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .api import InputError, Instance, MmoptError, Solver
+from .api import InputError, Instance, MmoptError, Solver, json_safe
 from .evaluate import Score, score
+from .io import read_instance, write_instance
 from .learned import cell_threads, fingerprint
 from .registry import get_problem, get_solver, load_callable
 from .sandbox import Outcome, one_line, run_limited
@@ -30,25 +31,6 @@ from .schema import Cell, Row
 
 #: solver names of this form run a user's function ``MODULE:CALLABLE`` (``mmopt validate``)
 USER_PREFIX = "user:"
-
-
-def _json_safe(d: Mapping) -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        elif isinstance(v, np.ndarray):
-            v = v.tolist() if v.size <= 64 else f"<array {v.dtype} {v.shape}>"
-        elif isinstance(v, Mapping):
-            v = _json_safe(v)
-        elif isinstance(v, (list, tuple)):
-            v = [_json_safe({"x": x})["x"] for x in v]
-        elif isinstance(v, float) and not np.isfinite(v):
-            v = None
-        elif not isinstance(v, (str, int, float, bool, type(None))):
-            v = str(v)
-        out[str(k)] = v
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -73,13 +55,11 @@ def obtain_instance(problem, suite: str, index: int, expected_hash: str | None =
         folder = os.environ.get("MMOPT_INSTANCE_CACHE")
         path = Path(folder) / problem.name / f"{expected_hash}.npz" if folder and expected_hash else None
         if path is not None and path.is_file():
-            from .io import read_instance
 
             inst = read_instance(path, problem.name)
         else:
             inst = problem.generate(suite, int(index))
             if path is not None and inst.hash == expected_hash:
-                from .io import write_instance
 
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_instance(path, inst)
@@ -137,7 +117,7 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
     t0 = time.perf_counter()
     solution, stats = produce(instance.readonly())
     seconds = time.perf_counter() - t0
-    info = {"seconds": seconds, "stats": _json_safe(stats or {})}
+    info = {"seconds": seconds, "stats": json_safe(stats or {}, max_array=64)}
     malformed = False
     try:
         sc = score(problem, instance, solution, reference, stats=stats)

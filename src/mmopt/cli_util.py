@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import json
-import math
 
-from .api import json_default
+from .api import json_safe
 
 __all__ = ["dump_json"]
 
@@ -15,22 +14,12 @@ def dump_json(obj) -> str:
     Parameters
     ----------
     obj : Any
-        JSON-able data; non-finite floats at any depth of dicts, lists and
-        tuples become ``null``, and NumPy values are converted by
-        :func:`mmopt.api.json_default`.
+        Data made JSON-safe by :func:`mmopt.api.json_safe` (non-finite floats
+        at any depth become ``null``, NumPy values Python values).
 
     Returns
     -------
     str
         The JSON text, without a newline.
     """
-    def clean(o):
-        if isinstance(o, float) and not math.isfinite(o):
-            return None
-        if isinstance(o, dict):
-            return {k: clean(v) for k, v in o.items()}
-        if isinstance(o, (list, tuple)):
-            return [clean(v) for v in o]
-        return o
-
-    return json.dumps(clean(obj), default=json_default)
+    return json.dumps(json_safe(obj))

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from .api import rst_to_markdown
+from .registry import get_problem, problems
+
 __all__ = ["HEADER", "describe_markdown", "describe_latex"]
 
 #: the title and introduction of docs/problems.md
@@ -39,7 +42,6 @@ def describe_markdown(names=None) -> str:
     MmoptError
         When a name is not a registered problem.
     """
-    from .registry import get_problem, problems
 
     out = []
     for name in names or list(problems()):
@@ -93,8 +95,6 @@ def describe_latex(names=None) -> str:
     MmoptError
         When a name is not a registered problem.
     """
-    from .api import rst_to_markdown
-    from .registry import get_problem, problems
 
     out = []
     for name in names or list(problems()):

@@ -23,6 +23,7 @@ from typing import Mapping
 import numpy as np
 
 from .api import InputError, Instance, Key, Problem, json_default
+from .registry import get_problem
 
 __all__ = ["META_KEY", "FORMATS", "DEFAULT_MAX_INPUT_GB", "max_input_bytes", "save_arrays", "load_arrays", "conform",
            "read_instance", "read_solution", "write_instance", "write_solution"]
@@ -290,8 +291,6 @@ def conform(arrays: dict[str, np.ndarray], keys: tuple[Key, ...]) -> dict[str, n
 
 
 def _resolve_problem(meta: dict, problem: str | None, path: Path, what: str) -> Problem:
-    from .registry import get_problem
-
     recorded = meta.get("problem")
     if recorded is not None and not isinstance(recorded, str):
         raise InputError(f"{path}: the recorded problem must be a name, got {type(recorded).__name__}")

@@ -22,8 +22,11 @@ a fixed thread count.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import random
+import sys
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +34,8 @@ from typing import Any, Callable, Mapping
 
 from ._version import __version__
 from .api import PROBLEMS, MmoptError
+from .progress import progress_bar
+from .registry import get_problem
 
 __all__ = ["weights_dir", "weights_path", "weights_files", "fingerprint", "sidecar_path", "file_sha256",
            "read_sidecar", "save_weights", "load_weights", "deterministic", "cell_threads", "Progress",
@@ -64,7 +69,6 @@ def weights_dir(problem: str | None = None) -> Path:
     if problem is None:
         raise MmoptError("a relative weights file name needs its problem (or MMOPT_WEIGHTS_DIR)")
     if problem not in PROBLEMS:
-        from .registry import get_problem  # plugins not loaded yet
 
         get_problem(problem)
     return PROBLEMS[problem].folder / "weights"
@@ -253,7 +257,6 @@ def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Map
     import torch
 
 
-    import io
 
     path = weights_path(path, problem)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -316,7 +319,6 @@ def deterministic(seed: int, threads: int | None = None) -> None:
     threads : int, optional
         torch's thread count (default: ``MMOPT_TRAIN_THREADS``, else ``min(2, CPUs)``).
     """
-    import random
 
     import numpy as np
     import torch
@@ -332,7 +334,6 @@ def deterministic(seed: int, threads: int | None = None) -> None:
 
 def cell_threads() -> None:
     """Give torch the thread budget of its cell (``OMP_NUM_THREADS``; one per single-threaded worker)."""
-    import sys
 
     n = os.environ.get("OMP_NUM_THREADS")
     if n and "torch" in sys.modules:
@@ -360,12 +361,7 @@ class Progress:
     def __init__(self, total: int, description: str, enabled: bool = True):
         self.bar = None
         if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as P, TextColumn, \
-                TimeElapsedColumn, TimeRemainingColumn
-
-            self.bar = P(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                         TextColumn("{task.fields[losses]}"), transient=False)
+            self.bar = progress_bar("losses")
             self.task = self.bar.add_task(description, total=total, losses="")
             self.bar.start()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .api import PROBLEMS, MmoptError
+from .registry import get_problem
 
 __all__ = ["REFERENCE_STATUSES", "RECORD_FIELDS", "reference_dir", "reference_path", "load_references",
            "write_references", "manifest_path", "load_manifest", "write_manifest", "suite_hashes"]
@@ -65,7 +66,6 @@ def reference_dir(problem: str, root: Path | None = None) -> Path:
     if root is not None:
         return Path(root) / problem
     if problem not in PROBLEMS:
-        from .registry import get_problem  # plugins not loaded yet
 
         get_problem(problem)
     return PROBLEMS[problem].folder / "references"

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from .api import MmoptError
+
 __all__ = ["FAILED", "OPT_WITHIN", "summarise", "render"]
 
 #: cell statuses counted as a gap of 1 (100 %)
@@ -149,7 +151,6 @@ def render(table, fmt: str = "md") -> str:
             lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
             blocks.append("\n".join(lines))
         else:
-            from .api import MmoptError
 
             raise MmoptError(f"unknown table format '{fmt}' (md, latex or csv)")
     note = ("\nGap = (reference - value) / |reference|; failed cells (infeasible, timeout, error) count "

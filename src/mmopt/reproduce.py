@@ -11,6 +11,10 @@ import math
 from pathlib import Path
 from typing import Iterable
 
+from .api import MmoptError
+from .registry import problems
+from .store import Store
+
 __all__ = ["COLUMNS", "fmt", "pct", "collect", "render", "reproduce"]
 
 #: (row key, column heading) of the report's tables, in order
@@ -76,7 +80,6 @@ def collect(frame, suite: str, problem_names: Iterable[str] | None = None) -> li
         ``(problem, rows)`` pairs, ``problem`` a :class:`~mmopt.api.Problem` and
         ``rows`` its non-empty list of row dicts.
     """
-    from .registry import problems
 
     out = []
     names = set(problem_names) if problem_names else None
@@ -151,8 +154,6 @@ def reproduce(db: str | Path, suite: str = "paper", out: str | Path | None = Non
     MmoptError
         When ``db`` is not a file.
     """
-    from .api import MmoptError
-    from .store import Store
 
     path = Path(db)
     if not path.is_file():

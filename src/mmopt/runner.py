@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,9 +35,10 @@ from typing import Callable, Iterable, Mapping
 from .api import MmoptError, params_key
 from .cell import run_cell
 from .learned import fingerprint
-from .sandbox import check_memory_limit, check_time_limit, default_memory_limit, one_line
+from .progress import progress_bar
 from .references import load_references, suite_hashes
 from .registry import get_problem, get_solver, problems as all_problems, solvers_for
+from .sandbox import check_memory_limit, check_time_limit, default_memory_limit, one_line
 from .schema import Cell, Row
 from .store import Store, cache_key, provenance
 
@@ -166,8 +169,6 @@ def _is_local(client) -> bool:
 
 def ship_plugins(client, files: Iterable[Path]) -> None:
     """Send user plugin files to every worker of ``client`` (and to workers that join later)."""
-    import shutil
-    import tempfile
 
     for f in files:
         f = Path(f)
@@ -305,7 +306,7 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         todo = [c for c in todo if c.key in mine]
         summary.by_other_run = len(waiting)
         lease = store.keep_claims(run_id)
-        bar = _progress(console, progress, len(todo))
+        bar = progress_bar("status", console) if progress else None
         task = bar.add_task("cells", total=len(todo), status="") if bar else None
         prov = provenance()
 
@@ -349,14 +350,3 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
                 bar.stop()
     summary.seconds = time.perf_counter() - t0
     return summary
-
-
-def _progress(console, enabled: bool, total: int):
-    if not enabled:
-        return None
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    TextColumn("{task.fields[status]}"), console=console, transient=False)

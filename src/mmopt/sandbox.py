@@ -17,25 +17,25 @@ from __future__ import annotations
 
 import gc
 import io
-import math
 import json
+import math
 import os
 import select
 import signal
 import struct
 import sys
-import time
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from .api import json_default
+from .api import InputError, json_default
 
 __all__ = ["Outcome", "one_line", "run_inline", "run_limited", "check_time_limit", "check_memory_limit",
-           "default_memory_limit"]
+           "default_memory_limit", "pid_alive"]
 
 
 @dataclass
@@ -126,7 +126,6 @@ def run_inline(fn: Callable[[], tuple[dict, dict]]) -> Outcome:
 
 def _positive(value, what: str, unit: str) -> float | None:
     """``None`` or a positive finite number; anything else is an input error naming ``what``."""
-    from .api import InputError
 
     if value is None:
         return None
@@ -218,12 +217,23 @@ def _vm_size() -> int:
     return 0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid) -> bool:
+    """Whether process ``pid`` exists on this machine.
+
+    Parameters
+    ----------
+    pid : int
+        Process id (a value that is not a valid id counts as alive: nothing is assumed dead).
+
+    Returns
+    -------
+    bool
+    """
     try:
-        os.kill(pid, 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, TypeError, ValueError):
         return True
     return True
 
@@ -233,7 +243,7 @@ def _watchdog(parent: int, watch_pids: tuple[int, ...], period: float = 0.25) ->
     def loop():
         while True:
             time.sleep(period)
-            if os.getppid() != parent or not all(_alive(p) for p in watch_pids):
+            if os.getppid() != parent or not all(pid_alive(p) for p in watch_pids):
                 try:
                     os.killpg(0, signal.SIGKILL)
                 finally:

@@ -29,6 +29,7 @@ from typing import Iterable, Mapping
 
 from ._version import __version__
 from .api import MmoptError
+from .sandbox import pid_alive
 from .schema import COLUMNS, Row
 
 DEFAULT_DB = "mmopt-results.sqlite"
@@ -71,16 +72,6 @@ def provenance() -> dict:
             "python": platform.python_version(), "platform": platform.platform(),
             **{p: ver(p) for p in ("numpy", "scipy", "cvxpy", "clarabel", "highspy", "pyomo", "dask",
                                    "distributed", "torch")}}
-
-
-def _pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, TypeError, ValueError):
-        return True
-    return True
 
 
 class Store:
@@ -205,7 +196,7 @@ class Store:
             mine = set()
             for k in keys:
                 t = taken.get(k)
-                if t is not None and t[0] != owner and t[3] > now and not (t[1] == host and not _pid_alive(t[2])):
+                if t is not None and t[0] != owner and t[3] > now and not (t[1] == host and not pid_alive(t[2])):
                     continue
                 mine.add(k)
             self.con.executemany("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?)",
@@ -295,7 +286,6 @@ class Store:
         elif path.suffix in (".parquet", ".pq"):
             df.to_parquet(tmp, index=False)
         else:
-            from .api import MmoptError
 
             raise MmoptError(f"{path}: export format must be .csv or .parquet")
         os.replace(tmp, path)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .units import C0
+
 __all__ = ["fspl_amplitude", "fspl_db", "umi_los_db"]
 
 
@@ -39,7 +41,6 @@ def fspl_db(distance, freq_hz: float) -> np.ndarray:
     numpy.ndarray
         Path losses in dB (positive), the shape of ``distance``.
     """
-    from .units import C0
 
     return 20.0 * np.log10(4.0 * np.pi * np.asarray(distance, dtype=float) * freq_hz / C0)
 

@@ -8,9 +8,9 @@ analysis and layout API that the statement documents (``from
 mmopt.problems.highway_sector_beams import Beam, Road, service_distance_cdf``)
 and the problem class with its solver helpers.
 """
-from .analysis import (CASE_ARC, CASE_LEFT, CASE_RIGHT, Beam, Road, beam_road_area, interference_free_distance,
-                       interference_probability, interfered_area, mean_service_distance, sector_distance_cdf,
-                       service_distance_cdf, travel_distance, verify_case_geometry)
+from .analysis import (CASE_ARC, CASE_LEFT, CASE_RIGHT, Beam, Road, beam_road_area, interfered_area,
+                       interference_free_distance, interference_probability, mean_service_distance,
+                       sector_distance_cdf, service_distance_cdf, travel_distance, verify_case_geometry)
 from .layout import layout_beams, layout_neighbours, layout_road, paper_layout
 from .problem import HighwaySectorBeams, connection_distances, empty_solution
 

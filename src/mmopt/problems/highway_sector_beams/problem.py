@@ -13,10 +13,10 @@ import math
 import numpy as np
 
 from mmopt.api import FeasibilityReport, InputError, Key, MmoptError, Problem, Suite, check_structure, problem
+from mmopt.reproduce import pct
 
 from . import scenario as sim
 from .layout import LAYOUT_DEFAULTS, MOBILITY_DEFAULTS, RADIO_DEFAULTS, layout_mean_service_distance, paper_layout
-from mmopt.reproduce import pct
 
 _MODELS = {"geometric": sim.MODEL_GEOMETRIC, "practical": sim.MODEL_PRACTICAL}
 _PAPER_N = (6, 10, 15, 20, 25, 30, 35, 40)

@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from mmopt.references import load_manifest
 
 
 def plot(frame, out: Path, suite: str) -> list[Path]:
     import pandas as pd
-
 
     # a cell belongs to pilots-N when its instance is one of that suite's (by hash): pilots-16 shares its
     # instances, and so its stored cells, with the paper suite

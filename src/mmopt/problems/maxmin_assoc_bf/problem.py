@@ -93,15 +93,16 @@ de-spreading, AP l holds for user k ``pilots[k, l] = sqrt(rho N_u) H[k, l] + n``
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from mmopt import phy
 from mmopt.api import FeasibilityReport, InputError, Key, Problem, Suite, problem
-
-from .scenario import (AP_POSITIONS, DEFAULTS, GENERATOR_VERSION, PARAMS, camera_visible, location_errors,  # noqa: F401
-                       loop_channels, normalised_channels, sample_users)
-import re
 from mmopt.reproduce import pct
+
+from .scenario import (AP_POSITIONS, DEFAULTS, GENERATOR_VERSION, PARAMS, camera_visible,  # noqa: F401
+                       location_errors, loop_channels, normalised_channels, sample_users)
 
 #: largest (K, K, M) temporary built in one piece by :func:`sinr`; beyond it the sum runs in blocks
 SINR_BLOCK_ELEMENTS = 1 << 22

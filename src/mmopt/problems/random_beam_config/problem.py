@@ -90,17 +90,17 @@ is the largest suite certified optimal throughout.
 """
 from __future__ import annotations
 
+import json
 from typing import Mapping
 
 import numpy as np
 
 from mmopt.api import InputError, Key, Problem, Suite, problem
 from mmopt.phy.cqi import cqi_spectral_efficiency
-
-from .scenario import simulate
-import json
 from mmopt.references import load_references
 from mmopt.reproduce import pct
+
+from .scenario import simulate
 
 STATEMENT = __doc__
 

@@ -106,15 +106,15 @@ Units: SI inside (m, s); gains and powers are noise-normalised linear ratios.
 """
 from __future__ import annotations
 
+import json
 from typing import Mapping
 
 import numpy as np
 
 from mmopt.api import InputError, Key, Problem, Suite, problem
+from mmopt.reproduce import pct
 
 from .scenario import DEFAULTS, beam_gains, simulate
-import json
-from mmopt.reproduce import pct
 
 __all__ = ["SumrateBsBeam", "gain_table", "rates", "sum_rate", "genie_assignment", "load_ok",
            "greedy_capacity_assign", "SUITES", "T_P", "HM", "WM"]

@@ -96,6 +96,7 @@ the serving sequence played. The learned solvers ``dqn`` and
 """
 from __future__ import annotations
 
+import json
 from typing import Mapping
 
 import numpy as np
@@ -103,10 +104,9 @@ import scipy.sparse as sp
 
 from mmopt import phy
 from mmopt.api import InputError, Key, MmoptError, Problem, Suite, problem
+from mmopt.reproduce import pct
 
 from .scenario import DEFAULTS, simulate
-import json
-from mmopt.reproduce import pct
 
 __all__ = ["TrajectoryAssoc", "slot_gammas", "slot_rewards", "gamma_of", "track_ok", "simulate",
            "DEFAULTS"]

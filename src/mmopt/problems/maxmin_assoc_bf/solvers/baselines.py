@@ -40,10 +40,10 @@ import json
 import time
 
 import numpy as np
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_beamforming
 
 from mmopt.api import InputError, solver
 from mmopt.problems.maxmin_assoc_bf import DEFAULTS, normalised_channels, sample_users
+from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_beamforming
 from mmopt.problems.maxmin_assoc_bf.solvers.exhaustive import exhaustive
 
 #: realisations used for the LMMSE channel statistics (as in the paper)

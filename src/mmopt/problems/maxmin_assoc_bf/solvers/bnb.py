@@ -48,17 +48,12 @@ import itertools
 import time
 
 import numpy as np
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
-from mmopt.problems.maxmin_assoc_bf.solvers.duality import (
-    CAPPED,
-    finish_beamformers,
-    reduce_rows,
-    reduced_channels,
-    solve_associations,
-)
 
 from mmopt.api import solver
 from mmopt.problems.maxmin_assoc_bf import sinr
+from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.solvers.duality import (CAPPED, finish_beamformers, reduce_rows, reduced_channels,
+                                                            solve_associations)
 
 
 def rate(gamma: float) -> float:

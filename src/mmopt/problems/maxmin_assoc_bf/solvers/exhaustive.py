@@ -29,15 +29,12 @@ import itertools
 import time
 
 import numpy as np
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import (
-    maxmin_beamforming,
-    maxmin_socp,
-)
 
 from mmopt.api import MmoptError, solver
+from mmopt.problems.maxmin_assoc_bf import sinr
+from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_beamforming, maxmin_socp
 from mmopt.problems.maxmin_assoc_bf.solvers.duality import (CAPPED, finish_beamformers, reduced_channels,
                                                             solve_associations)
-from mmopt.problems.maxmin_assoc_bf import sinr
 
 
 def rate(gamma: float) -> float:

@@ -44,9 +44,10 @@ import time
 from functools import lru_cache
 
 import numpy as np
+
 from mmopt.api import PROBLEMS
-from mmopt.registry import load_plugins
 from mmopt.learned import deterministic
+from mmopt.registry import load_plugins
 
 #: metres per unit of the location input (the authors' code)
 LOC_SCALE = 56.0

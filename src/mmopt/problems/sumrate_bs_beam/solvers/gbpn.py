@@ -48,10 +48,10 @@ import time
 import numpy as np
 
 from mmopt import MmoptError, solver
+from mmopt.learned import file_sha256, load_weights, weights_path
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_features import INPUT, PROBLEM, VARIANTS, decode_x, to_db
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_net import model_from_state
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_train import train_for
-from mmopt.learned import file_sha256, load_weights, weights_path
 
 __all__ = ["VARIANTS", "load_model", "candidate_pairs", "predict", "decide",
            "bem_gbpn", "bb_gbpn", "p_gbpn", "bem_gbpn_nomoe"]

@@ -34,6 +34,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+
 from mmopt.registry import get_problem
 
 __all__ = ["PROBLEM", "VARIANTS", "INPUT", "best_beams", "to_db", "features", "instance_samples", "select",

@@ -39,9 +39,9 @@ import time
 
 import numpy as np
 
+from mmopt.learned import Progress, deterministic
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_features import decode_x, select, training_samples
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_net import CONFIG, build_model
-from mmopt.learned import Progress, deterministic
 
 __all__ = ["DEFAULT_EPOCHS", "TRAIN_COUNT", "BATCH", "LR", "GAIN_WEIGHT", "fit", "train_for"]
 

@@ -72,9 +72,9 @@ from typing import Mapping
 import numpy as np
 
 from mmopt import MmoptError, solver
+from mmopt.learned import Progress, file_sha256, load_weights, weights_path
 from mmopt.problems.trajectory_assoc.env import (Realisation, action_mask, is_decision, obs_size, observation,
                                                  realisations)
-from mmopt.learned import Progress, file_sha256, load_weights, weights_path
 from mmopt.registry import get_problem
 
 PROBLEM = "trajectory-assoc"
