@@ -32,6 +32,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from ._version import __version__
 from .api import PROBLEMS, MmoptError
 from .progress import progress_bar
@@ -319,8 +321,6 @@ def deterministic(seed: int, threads: int | None = None) -> None:
     threads : int, optional
         torch's thread count (default: ``MMOPT_TRAIN_THREADS``, else ``min(2, CPUs)``).
     """
-
-    import numpy as np
     import torch
 
     random.seed(seed)
