@@ -35,7 +35,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ._version import __version__
-from .api import PROBLEMS, MmoptError
+from .api import MmoptError
 from .progress import progress_bar
 from .registry import get_problem
 
@@ -70,10 +70,7 @@ def weights_dir(problem: str | None = None) -> Path:
         return Path(env)
     if problem is None:
         raise MmoptError("a relative weights file name needs its problem (or MMOPT_WEIGHTS_DIR)")
-    if problem not in PROBLEMS:
-
-        get_problem(problem)
-    return PROBLEMS[problem].folder / "weights"
+    return get_problem(problem).folder / "weights"
 
 
 def weights_path(name: str | os.PathLike, problem: str | None = None) -> Path:

@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .api import PROBLEMS, MmoptError
+from .api import MmoptError
 from .registry import get_problem
 
 __all__ = ["REFERENCE_STATUSES", "RECORD_FIELDS", "reference_dir", "reference_path", "load_references",
@@ -65,10 +65,7 @@ def reference_dir(problem: str, root: Path | None = None) -> Path:
     root = root or (Path(os.environ["MMOPT_REFERENCE_DIR"]) if os.environ.get("MMOPT_REFERENCE_DIR") else None)
     if root is not None:
         return Path(root) / problem
-    if problem not in PROBLEMS:
-
-        get_problem(problem)
-    return PROBLEMS[problem].folder / "references"
+    return get_problem(problem).folder / "references"
 
 
 def reference_path(problem: str, suite: str, root: Path | None = None) -> Path:
