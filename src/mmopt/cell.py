@@ -29,6 +29,8 @@ from .registry import get_problem, get_solver, load_callable
 from .sandbox import Outcome, one_line, run_limited
 from .schema import Cell, Row
 
+__all__ = ["USER_PREFIX", "obtain_instance", "resolve_solver", "evaluate_in_child", "to_score", "run_cell"]
+
 #: solver names of this form run a user's function ``MODULE:CALLABLE`` (``mmopt validate``)
 USER_PREFIX = "user:"
 
@@ -45,7 +47,35 @@ def obtain_instance(problem, suite: str, index: int, expected_hash: str | None =
     """Instance ``index`` of ``suite``: from this process's cache, the disk cache, or generated.
 
     The disk cache (``MMOPT_INSTANCE_CACHE``, a folder) is content-addressed
-    by the manifest hash, so a stale entry can never be served.
+    by the manifest hash, so a stale entry can never be served: it is read
+    from ``<folder>/<problem>/<expected_hash>.npz``, and a generated instance
+    is written there only when its hash is ``expected_hash``. Without
+    ``expected_hash`` the disk cache is not used. This process keeps the
+    last 32 instances it obtained.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (an object, not a name).
+    suite : str
+        The suite's name.
+    index : int
+        The instance index in the suite.
+    expected_hash : str, optional
+        The instance's hash in the suite manifest; checked when given.
+
+    Returns
+    -------
+    Instance
+
+    Raises
+    ------
+    MmoptError
+        When the instance's hash differs from ``expected_hash`` (the manifest
+        needs regenerating), or as :meth:`~mmopt.api.Problem.generate` (unknown
+        suite, index out of range).
+    InputError
+        When a disk-cache file cannot be read (:func:`mmopt.io.read_instance`).
     """
     key = (problem.name, suite, int(index))
     inst = _INSTANCES.get(key)
@@ -87,7 +117,29 @@ def resolve_solver(problem_name: str, name: str) -> Solver:
     """The registered solver (problem, name), or a user's ``user:MODULE:CALLABLE`` as an ad-hoc solver.
 
     A user's module is imported only when the solver is called, that is in
-    the cell's child process: its code never runs inside mmopt itself.
+    the cell's child process: its code never runs inside mmopt itself. The
+    ad-hoc solver (kind ``baseline``, version 0, no parameters) calls the
+    function with the instance as a plain dict and takes its result as the
+    solution, or as ``(solution, stats)`` when it is a pair whose second item
+    is a dict.
+
+    Parameters
+    ----------
+    problem_name : str
+        Problem name.
+    name : str
+        Solver name, or :data:`USER_PREFIX` followed by ``MODULE:CALLABLE``
+        (see :func:`mmopt.registry.load_callable`).
+
+    Returns
+    -------
+    Solver
+
+    Raises
+    ------
+    MmoptError
+        As :func:`mmopt.registry.get_solver` for a registered name (a user's
+        target is not checked here: it fails when called).
     """
     if not name.startswith(USER_PREFIX):
         return get_solver(name, problem_name)
@@ -109,9 +161,42 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
                       keep_solution: bool, reference: Mapping | None = None) -> tuple[dict, dict]:
     """Body of the child: produce a solution, then check, evaluate and score it against ``reference``.
 
-    Returns ``(arrays, info)``: ``info["score"]`` is the finished
-    :class:`~mmopt.evaluate.Score` as a dict (status, objective, gap against
-    the reference, metrics), computed once, here.
+    A malformed solution (an :class:`~mmopt.api.InputError` while scoring:
+    a missing key, a wrong dtype or shape) is scored ``infeasible`` with the
+    error as its message.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem.
+    instance : Instance
+        The instance; ``produce`` receives a read-only copy.
+    produce : callable
+        ``produce(instance) -> (solution, stats)``: the solver.
+    keep_solution : bool
+        Return the solution's arrays (not those of a malformed solution).
+    reference : mapping, optional
+        The instance's reference record (no gap without one).
+
+    Returns
+    -------
+    arrays : dict of str to numpy.ndarray
+        The solution when ``keep_solution``, else empty.
+    info : dict
+        ``seconds``: wall-clock seconds of ``produce`` alone; ``stats``: the
+        solver's stats made JSON-safe (arrays over 64 elements summarised),
+        plus ``problem_data`` (:meth:`~mmopt.api.Problem.cell_data`) when the
+        solution is feasible and the problem has some; ``score``: the finished
+        :class:`~mmopt.evaluate.Score` as a dict (status, objective, gap
+        against the reference, metrics, the first 20 violations), computed
+        once, here.
+
+    Raises
+    ------
+    Exception
+        Whatever ``produce`` raises, or the problem's check and evaluation
+        raise other than :class:`~mmopt.api.InputError` (in a sandboxed child
+        this makes the cell an ``error``).
     """
     cell_threads()
     t0 = time.perf_counter()
@@ -136,7 +221,21 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
 
 
 def to_score(out: Outcome) -> Score:
-    """The executed cell's score: the child's, or the status of a child that did not finish."""
+    """The executed cell's score: the child's, or the status of a child that did not finish.
+
+    Parameters
+    ----------
+    out : Outcome
+        What :func:`mmopt.sandbox.run_limited` returned for
+        :func:`evaluate_in_child`.
+
+    Returns
+    -------
+    Score
+        ``out.info["score"]`` when the child finished (``ok``); otherwise an
+        infeasible score with the outcome's status (``timeout`` or ``error``),
+        its message, no objective and a NaN ``max_violation``.
+    """
     if out.status != "ok":
         return Score(status=out.status, objective=None, feasible=False, max_violation=float("nan"),
                      message=out.message)
@@ -145,6 +244,12 @@ def to_score(out: Outcome) -> Score:
 
 def run_cell(cell: Cell, keep_solution: bool = False) -> Row:
     """Run one cell and return its finished row.
+
+    The solver's set-up, applicability check and weights fingerprint run in
+    this process; solving, checking and scoring run in a forked child under
+    the cell's time and memory limits (:func:`evaluate_in_child`). A failure
+    of the solver or of its set-up is the row's ``error`` status, not an
+    exception.
 
     Parameters
     ----------
@@ -158,7 +263,23 @@ def run_cell(cell: Cell, keep_solution: bool = False) -> Row:
     Returns
     -------
     Row
-        Status, objective, gap against ``cell.reference``, metrics, stats and times.
+        Status, objective, gap against ``cell.reference``, metrics, stats and
+        times. The status is ``ok``, ``infeasible`` or ``mismatch`` (scored),
+        ``timeout``, ``error`` (the solver, its set-up or the instance failed,
+        or the child died), or ``skipped`` (the solver does not apply; the
+        message says why). ``seconds`` is the solve time (the child's wall
+        time when it did not finish), ``wall_seconds`` the child's wall time
+        (the whole cell's for a cell that stopped before solving). The stats
+        gain ``setup_seconds`` for a solver with a set-up hook and
+        ``weights_sha256`` for one with weights.
+
+    Raises
+    ------
+    MmoptError
+        When ``cell.problem`` is not a registered problem.
+    InputError
+        When ``cell.time_limit`` or ``cell.memory_limit`` is not a positive
+        finite number or ``None``.
     """
     t_cell = time.perf_counter()
     p = get_problem(cell.problem)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import click
 
 from .api import InputError, MmoptError
 from .cli_util import dump_json
+
+__all__ = ["app", "main"]
 
 _dump = dump_json
 
@@ -54,8 +57,6 @@ def _count(value, what: str = "--count"):
 
 def _check_output(out_path, inputs=()) -> Path:
     """Refuse an output path before any work: wrong suffix, a directory, an input file, unwritable folder."""
-    import os
-
     out = Path(out_path)
     if out.suffix.lower() not in (".npz", ".mat"):
         raise MmoptError(f"{out_path}: output must end in .npz or .mat")
@@ -505,7 +506,26 @@ def reproduce(suite, db, problem_names, out_path):
 
 
 def main(argv=None) -> None:
-    """Entry point: one-line errors, exit 2 for bad input."""
+    """Entry point: one-line errors, exit 2 for bad input.
+
+    Runs :data:`app` without click's standalone mode and turns its outcomes
+    into exit statuses.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Raises
+    ------
+    SystemExit
+        With a click error's exit code after its message (2 for a bad
+        command line);
+        with 2 after printing ``error: MESSAGE`` on stderr for an
+        :class:`~mmopt.api.MmoptError` (bad input); with 130 after
+        ``aborted`` or ``interrupted`` on Ctrl-C. A command that succeeds,
+        ``--help`` and ``--version`` return normally.
+    """
     try:
         app.main(args=argv, standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -26,7 +26,12 @@ from typing import Callable
 
 from .api import EXTRAS, PROBLEMS, SOLVERS, MmoptError, Problem, Solver
 
+__all__ = ["PLUGIN_PACKAGES", "UNAVAILABLE", "ENTRY_POINTS", "load_plugins", "plugin_specs", "import_plugin",
+           "load_callable", "add_plugin_modules", "get_problem", "get_solver", "problems", "solvers_for",
+           "all_solvers"]
+
 _loaded = False
+#: packages whose sub-packages (not starting with ``_``) are problem folders, imported by :func:`load_plugins`
 PLUGIN_PACKAGES = ("mmopt.problems",)
 #: plugin module -> reason it could not be loaded (a missing optional dependency)
 UNAVAILABLE: dict[str, str] = {}
@@ -74,8 +79,25 @@ def load_plugins() -> None:
 
     Problem folders are imported; their solver modules are not, until a
     solver is asked for (:func:`get_solver`, :func:`solvers_for`,
-    :func:`all_solvers`). Third-party plugins (entry points, ``MMOPT_PLUGINS``)
-    are imported here.
+    :func:`all_solvers`). A folder without a ``SOLVERS`` table has every
+    module of its ``solvers`` package imported here. Third-party plugins
+    (``mmopt.plugins`` entry points, then :func:`plugin_specs`) are imported
+    here too. A problem folder or solver module that misses an optional
+    dependency (a module of :data:`~mmopt.api.EXTRAS`) is recorded in
+    :data:`UNAVAILABLE` instead of failing.
+
+    Only the first call does anything, even when it raised: later calls
+    return at once.
+
+    Raises
+    ------
+    MmoptError
+        When a folder's ``SOLVERS`` entry is not ``'module:function'``, or a
+        ``MMOPT_PLUGINS`` entry cannot be imported (:func:`import_plugin`).
+    ModuleNotFoundError
+        When a problem folder or solver module needs a module that is not an
+        optional extra. Whatever else a problem folder or an ``mmopt.plugins``
+        entry point raises while importing passes through too.
     """
     global _loaded
     if _loaded:
@@ -107,11 +129,46 @@ def _resolve(problem: str, name: str) -> Solver | None:
 
 
 def plugin_specs() -> list[str]:
+    """The plugins named in the ``MMOPT_PLUGINS`` environment variable.
+
+    Returns
+    -------
+    list of str
+        Module names or ``.py`` paths, in order; the variable is split at
+        commas and whitespace, empty entries dropped (``[]`` when unset).
+    """
     return list(filter(None, os.environ.get("MMOPT_PLUGINS", "").replace(",", " ").split()))
 
 
 def import_plugin(spec: str):
-    """Import a plugin given as a module name (found from the current directory too) or a ``.py`` path."""
+    """Import a plugin given as a module name (found from the current directory too) or a ``.py`` path.
+
+    A spec ending in ``.py`` or holding a path separator is a file: it is
+    executed as a module named after its stem and registered in
+    ``sys.modules`` under that name (a module of that name already imported
+    from the same file is returned as it is; so is one of that name when
+    the file does not exist here, as on a Dask worker the runner shipped it
+    to). Any other spec is imported with :func:`importlib.import_module`,
+    the current directory appended to ``sys.path`` first if it is not there.
+
+    Parameters
+    ----------
+    spec : str
+        ``package.module`` or ``path/to/file.py``.
+
+    Returns
+    -------
+    module
+        The imported module.
+
+    Raises
+    ------
+    MmoptError
+        ``no such file: SPEC`` for a missing file; ``cannot import 'SPEC': ...``
+        when the import fails or the module's own code raises (or calls
+        ``sys.exit``) while importing; an :class:`~mmopt.api.MmoptError`
+        raised by the module passes through unchanged.
+    """
     try:
         if spec.endswith(".py") or os.sep in spec:
             path = Path(spec).resolve()
@@ -139,7 +196,25 @@ def import_plugin(spec: str):
 
 
 def load_callable(spec: str) -> Callable:
-    """``package.module:function`` or ``path/to/file.py:function`` (a module in the current directory too)."""
+    """``package.module:function`` or ``path/to/file.py:function`` (a module in the current directory too).
+
+    Parameters
+    ----------
+    spec : str
+        ``MODULE:CALLABLE``; split at the last colon, ``MODULE`` as in
+        :func:`import_plugin`.
+
+    Returns
+    -------
+    callable
+        The module's attribute ``CALLABLE``.
+
+    Raises
+    ------
+    MmoptError
+        When ``spec`` is not a string holding a colon, the module cannot be
+        imported (:func:`import_plugin`), or it has no callable of that name.
+    """
     if not isinstance(spec, str) or ":" not in spec:
         raise MmoptError(f"expected MODULE:CALLABLE, got '{spec}'")
     mod_name, _, attr = spec.rpartition(":")
@@ -154,7 +229,26 @@ def add_plugin_modules(modules) -> list[Path]:
     """Import user plugins here and name them in MMOPT_PLUGINS; returns their source files.
 
     A module name is resolved to its file, so that the runner can ship it to
-    Dask workers that do not share this process's current directory.
+    Dask workers that do not share this process's current directory. The
+    files are appended to ``MMOPT_PLUGINS`` (in this process's environment,
+    inherited by workers it starts), after the entries already there,
+    without duplicates.
+
+    Parameters
+    ----------
+    modules : iterable of str
+        Module names or ``.py`` paths (:func:`import_plugin`); empty entries are skipped.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The resolved source file of each module that has one (a package's
+        ``__init__.py``), in order.
+
+    Raises
+    ------
+    MmoptError
+        When a module cannot be imported (:func:`import_plugin`).
     """
     modules = [m for m in modules if m]
     files = []
@@ -169,6 +263,23 @@ def add_plugin_modules(modules) -> list[Path]:
 
 
 def get_problem(name: str) -> Problem:
+    """The registered problem called ``name`` (plugins loaded first: :func:`load_plugins`).
+
+    Parameters
+    ----------
+    name : str
+        Problem name.
+
+    Returns
+    -------
+    Problem
+
+    Raises
+    ------
+    MmoptError
+        When no problem has that name (or it is not a string); the message
+        lists the registered problems.
+    """
     load_plugins()
     if not isinstance(name, str) or name not in PROBLEMS:
         raise MmoptError(f"unknown problem '{name}' (available: {', '.join(sorted(PROBLEMS))})")
@@ -193,7 +304,10 @@ def get_solver(name: str, problem: str | None = None) -> Solver:
     ------
     MmoptError
         Unknown name, a name serving several problems without ``problem``, or a
-        solver of another problem; the message names what exists.
+        solver of another problem; the message names what exists. Also a
+        solver whose module misses an optional dependency (``is unavailable:
+        it needs ...``), or a ``SOLVERS`` entry point whose module does not
+        register that solver with that function.
     """
     load_plugins()
     serving = sorted({p for (p, n) in list(SOLVERS) + list(ENTRY_POINTS) if n == name})
@@ -214,7 +328,7 @@ def get_solver(name: str, problem: str | None = None) -> Solver:
 
 
 def problems() -> dict[str, Problem]:
-    """Every registered problem by name (sorted).
+    """Every registered problem by name (sorted); plugins are loaded first (:func:`load_plugins`).
 
     Returns
     -------
@@ -228,16 +342,27 @@ def problems() -> dict[str, Problem]:
 def solvers_for(problem: str, available_only: bool = False) -> list[Solver]:
     """Solvers of a problem: its folder's table in order, then plugins' in registration order.
 
+    The modules of the folder's table are imported here. A solver whose
+    module cannot be imported for a missing optional dependency is never
+    listed (its module is in :data:`UNAVAILABLE`); one that registered but
+    lists missing modules in ``requires`` is listed unless ``available_only``.
+
     Parameters
     ----------
     problem : str
-        Problem name.
+        Problem name (an unknown name gives ``[]``).
     available_only : bool
         Leave out solvers whose optional dependencies are missing.
 
     Returns
     -------
     list of Solver
+
+    Raises
+    ------
+    MmoptError
+        When a ``SOLVERS`` entry point's module does not register that solver
+        with that function.
     """
     load_plugins()
     out = [_resolve(p, n) for (p, n) in list(ENTRY_POINTS) if p == problem]
@@ -252,6 +377,13 @@ def all_solvers() -> list[tuple[tuple[str, str], Solver]]:
     Returns
     -------
     list of ((str, str), Solver)
+        Problems sorted by name, each with its solvers in the order of
+        :func:`solvers_for` (unavailable ones included).
+
+    Raises
+    ------
+    MmoptError
+        As :func:`solvers_for`.
     """
     load_plugins()
     return [((p, s.name), s) for p in sorted(PROBLEMS) for s in solvers_for(p)]

@@ -42,13 +42,46 @@ from .sandbox import check_memory_limit, check_time_limit, default_memory_limit,
 from .schema import Cell, Row
 from .store import Store, cache_key, provenance
 
+__all__ = ["DEFAULT_TIME_LIMIT", "WORKER_ENV", "RunSummary", "plan", "make_client", "ship_plugins", "run_cells",
+           "chunked", "failed_row", "execute", "run"]
+
+#: seconds per cell unless the caller gives another limit (``mmopt run --time-limit``)
 DEFAULT_TIME_LIMIT = 600.0
+#: environment of the local Dask workers: single-threaded BLAS/OpenMP, memory returned to the system early
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "MALLOC_TRIM_THRESHOLD_": "65536"}
 
 
 @dataclass
 class RunSummary:
+    """What :func:`run` did.
+
+    Attributes
+    ----------
+    run_id : str
+        ``YYYYmmddTHHMMSS-PID``: the ``run_id`` of the rows this run stored
+        and the owner of its claims.
+    planned : int
+        Cells in the matrix (:func:`plan`).
+    cached : int
+        Cells served from the store, not run.
+    counts : dict of str to int
+        Rows this run stored, by status.
+    interrupted : bool
+        Whether the run was interrupted (Ctrl-C); the finished cells are stored.
+    seconds : float
+        Wall-clock seconds of the whole run.
+    unavailable : list of str
+        ``problem/solver: reason`` of each solver left out for a missing
+        optional dependency.
+    retried : int
+        Stored failed cells run again (``timeout`` with a larger limit,
+        ``error`` without ``keep_failed``).
+    by_other_run : int
+        Cells left to another run that had claimed them (not counting those
+        this run took over when that run let them go unfinished).
+    """
+
     run_id: str
     planned: int = 0
     cached: int = 0
@@ -63,6 +96,7 @@ class RunSummary:
 
     @property
     def ran(self) -> int:
+        """Cells this run computed and stored (the sum of :attr:`counts`)."""
         return sum(self.counts.values())
 
 
@@ -73,6 +107,52 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
 
     Solvers whose optional dependencies are missing are left out (their names
     are appended to ``unavailable``); naming one in ``solver_names`` is an error.
+    Instance hashes come from the suite manifests and references from the
+    shipped records, so planning generates no instance when the manifests
+    exist (:func:`mmopt.references.suite_hashes`).
+
+    Parameters
+    ----------
+    problem_names : iterable of str or None
+        Problems; ``None`` or empty: every problem that has ``suite``.
+    suite : str
+        Suite name.
+    solver_names : iterable of str, optional
+        Solvers; ``None`` or empty: every available solver of each problem. A
+        named solver must solve at least one of the problems.
+    params : mapping of str to mapping, optional
+        Solver name -> ``{parameter: value}``; the key ``"*"`` gives values to
+        every solver that has the parameter (a solver's own entry wins).
+        Strings are converted by :meth:`~mmopt.api.Solver.canonical_params`.
+    seed : int
+        The cells' seed, also set as the ``seed`` parameter of solvers that
+        have one (over any ``seed`` in ``params``).
+    count : int, optional
+        First ``count`` instances of the suite (``None``: all; more than the
+        suite has: all).
+    time_limit : float or None
+        Seconds per cell; ``None``: no limit.
+    unavailable : list, optional
+        Receives ``problem/solver: reason`` for each solver left out.
+
+    Returns
+    -------
+    list of Cell
+        Problem by problem, instance by instance, solver by solver; each with
+        its canonical parameters, instance hash, cache key
+        (:func:`mmopt.store.cache_key`, with the weights' sha256), reference
+        record (``None`` when none is shipped) and time limit.
+
+    Raises
+    ------
+    MmoptError
+        When ``count`` is negative; a problem or named solver is unknown, a
+        named problem has no such suite, a named solver solves none of the
+        problems or is unavailable; a ``params`` entry names a solver not in
+        the run, a ``"*"`` parameter no solver of the run has, or a parameter
+        a solver does not have; or a manifest or reference file is malformed.
+    InputError
+        When ``time_limit`` is not a positive finite number or ``None``.
     """
     params = dict(params or {})
     time_limit = check_time_limit(time_limit)
@@ -131,7 +211,29 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
 
 
 def make_client(workers: int | None = None, scheduler: str | None = None):
-    """A Dask client: the given scheduler, or a LocalCluster of single-threaded workers."""
+    """A Dask client: the given scheduler, or a LocalCluster of single-threaded workers.
+
+    The local cluster's workers are processes of one thread each, bound to
+    127.0.0.1 without a dashboard, started with :data:`WORKER_ENV` and with
+    SIGINT ignored (Ctrl-C reaches the driver only). The caller closes the
+    client and its cluster.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Local worker processes; ``None`` or 0: one per core.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``workers`` is then ignored).
+
+    Returns
+    -------
+    distributed.Client
+
+    Raises
+    ------
+    MmoptError
+        When the scheduler cannot be reached within 20 seconds.
+    """
     import dask
     from distributed import Client, LocalCluster
 
@@ -168,7 +270,19 @@ def _is_local(client) -> bool:
 
 
 def ship_plugins(client, files: Iterable[Path]) -> None:
-    """Send user plugin files to every worker of ``client`` (and to workers that join later)."""
+    """Send user plugin files to every worker of ``client`` (and to workers that join later).
+
+    A package's ``__init__.py`` ships the whole package folder as a zip
+    archive (written to a new temporary folder); any other file is sent as
+    it is (:meth:`distributed.Client.upload_file`).
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client.
+    files : iterable of path-like
+        Plugin source files (:func:`mmopt.registry.add_plugin_modules`).
+    """
 
     for f in files:
         f = Path(f)
@@ -182,7 +296,24 @@ def ship_plugins(client, files: Iterable[Path]) -> None:
 
 
 def run_cells(cells: list[Cell]) -> list[Row]:
-    """A Dask task: several cells one after another in one worker (each still forked and time-limited)."""
+    """A Dask task: several cells one after another in one worker (each still forked and time-limited).
+
+    Parameters
+    ----------
+    cells : list of Cell
+        The cells.
+
+    Returns
+    -------
+    list of Row
+        Their rows (:func:`mmopt.cell.run_cell`), in order.
+
+    Raises
+    ------
+    MmoptError
+        As :func:`mmopt.cell.run_cell` (:func:`execute` then stores every
+        cell of the task as a worker failure).
+    """
     return [run_cell(c) for c in cells]
 
 
@@ -193,6 +324,21 @@ def chunked(cells: list[Cell], nworkers: int, max_chunk: int = 32) -> list[list[
     share a task and its worker generates the instance once; tasks of
     several cells spare Dask's per-task cost, which on a small machine
     competes with the solvers for the same cores.
+
+    Parameters
+    ----------
+    cells : list of Cell
+        The cells (with ``suite`` and ``index`` set).
+    nworkers : int
+        Dask workers (less than 1 counts as 1).
+    max_chunk : int
+        Most cells in one task.
+
+    Returns
+    -------
+    list of list of Cell
+        Tasks of equal size (the last may be smaller), at least one cell
+        each, sorted by (problem, suite, index, solver).
     """
     order = sorted(cells, key=lambda c: (c.problem, c.suite, c.index, c.solver))
     size = max(1, min(max_chunk, len(order) // (8 * max(1, nworkers))))
@@ -200,7 +346,21 @@ def chunked(cells: list[Cell], nworkers: int, max_chunk: int = 32) -> list[list[
 
 
 def failed_row(c: Cell, message: str) -> Row:
-    """The stored row of a cell whose worker failed before returning one."""
+    """The stored row of a cell whose worker failed before returning one.
+
+    Parameters
+    ----------
+    c : Cell
+        The cell.
+    message : str
+        Why it failed.
+
+    Returns
+    -------
+    Row
+        The cell's identity (:meth:`mmopt.schema.Row.of`), status ``error``
+        and ``message``.
+    """
     return Row.of(c, status="error", message=message)
 
 
@@ -211,6 +371,44 @@ def execute(cells: list[Cell], *, client=None, workers: int | None = None, sched
 
     ``workers=0`` runs the cells here, one by one (each still in a forked,
     time-limited child); otherwise on ``client``, or on a new client.
+    Cells run on this machine (here, or on a client of a ``LocalCluster``)
+    are killed when this process is gone. On Dask the cells go in tasks of
+    :func:`chunked`; a task that fails (a worker died, a cancellation) gives
+    each of its cells a :func:`failed_row`, and rows arrive as tasks finish.
+
+    Parameters
+    ----------
+    cells : list of Cell
+        The cells (not modified).
+    client : distributed.Client, optional
+        A client to run on; it is left open.
+    workers : int, optional
+        0: run here without Dask (when neither ``client`` nor ``scheduler``
+        is given); otherwise local Dask workers for a new client
+        (:func:`make_client`; ``None``: one per core).
+    scheduler : str, optional
+        Address of an existing Dask scheduler for a new client.
+    plugin_files : iterable of path-like
+        User plugin files shipped to the workers first (:func:`ship_plugins`).
+    on_row : callable
+        Called in this process with each finished :class:`~mmopt.schema.Row`.
+    stop : callable
+        Asked after each cell when running here; ``True`` stops the run
+        (unused on Dask).
+
+    Returns
+    -------
+    bool
+        ``True`` when every cell's row was handed over (or there were no
+        cells); ``False`` when interrupted by Ctrl-C or ``stop``. A client
+        created here is closed either way.
+
+    Raises
+    ------
+    MmoptError
+        When the scheduler cannot be reached (:func:`make_client`), or, when
+        running here, as :func:`mmopt.cell.run_cell`. Whatever ``on_row``
+        raises passes through.
     """
     if not cells:
         return True
@@ -276,7 +474,62 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
     the workers). Stored failures are retried: a ``timeout`` when
     ``time_limit`` is larger than the stored one, an ``error`` unless
     ``keep_failed``. Cells claimed by another live run on the same store are
-    left to it and waited for.
+    left to it and waited for. Each row is stored with this run's id and
+    :func:`mmopt.store.provenance` as it arrives (committed at least every
+    0.25 seconds and at the end, so an interrupted run keeps its finished
+    cells); the claims are released at the end.
+
+    Parameters
+    ----------
+    problem_names : iterable of str or None
+        As :func:`plan`.
+    suite : str
+        Suite name.
+    solver_names : iterable of str, optional
+        As :func:`plan`.
+    db : str, optional
+        The store's SQLite file (default :func:`mmopt.store.default_db`).
+    workers : int, optional
+        Local Dask workers (``None``: one per core; 0: one by one in this
+        process).
+    scheduler : str, optional
+        Address of an existing Dask scheduler.
+    time_limit : float or None
+        Seconds per cell (``None``: no limit).
+    force : bool
+        Run every cell again, stored or not.
+    params : mapping of str to mapping, optional
+        Solver parameters, as :func:`plan`.
+    seed : int
+        Seed of the cells, as :func:`plan`.
+    count : int, optional
+        First ``count`` instances of the suite.
+    progress : bool
+        Show a progress bar (:func:`mmopt.progress.progress_bar`).
+    console : rich.console.Console, optional
+        Where the progress bar draws.
+    client : distributed.Client, optional
+        Run on this client (left open) instead of a new one.
+    plugin_files : iterable of path-like
+        User plugin files shipped to the workers.
+    memory_limit : float, optional
+        GB per cell (``None``: the machine's memory divided by ``workers``,
+        by the CPU count when that is not given, undivided for ``workers=0``).
+    keep_failed : bool
+        Serve stored ``error`` cells from the store instead of running them again.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    MmoptError
+        As :func:`plan`; when ``db`` is not a usable mmopt store
+        (:class:`~mmopt.store.Store`), or the scheduler cannot be reached.
+    InputError
+        When ``time_limit`` or ``memory_limit`` is not a positive finite
+        number or ``None``.
     """
     t0 = time.perf_counter()
     run_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"

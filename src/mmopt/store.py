@@ -1,7 +1,7 @@
 """SQLite result store: one row per cell, with provenance.
 
 The cache key of a cell is the SHA-256 of (instance hash, solver, solver
-version, canonical parameters); a stored key is not run again unless forced
+version, canonical parameters, weights sha256); a stored key is not run again unless forced
 (failed cells are retried: see :func:`mmopt.runner.run`). Rows are committed
 as cells finish, so an interrupted run keeps them.
 
@@ -32,29 +32,72 @@ from .api import MmoptError
 from .sandbox import pid_alive
 from .schema import COLUMNS, Row
 
+__all__ = ["DEFAULT_DB", "CORE_COLUMNS", "LEASE_SECONDS", "default_db", "cache_key", "provenance", "Store", "Lease"]
+
+#: the store's file, in the current directory, when neither ``--db`` nor ``MMOPT_DB`` names one
 DEFAULT_DB = "mmopt-results.sqlite"
 
 
 
 #: columns every mmopt ``cells`` table has had (older stores get the newer columns added)
 CORE_COLUMNS = {"cache_key", "problem", "suite", "solver", "params", "status", "objective"}
+#: seconds a claim lasts unless renewed (:class:`Lease` renews it every quarter of that)
 LEASE_SECONDS = 60.0
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def default_db() -> str:
+    """The default results store: ``$MMOPT_DB``, else :data:`DEFAULT_DB`.
+
+    Returns
+    -------
+    str
+        A path (relative ones to the current directory).
+    """
     return os.environ.get("MMOPT_DB", DEFAULT_DB)
 
 
 def cache_key(instance_hash: str, solver: str, version: int, params_json: str, fingerprint: str = "") -> str:
-    """SHA-256 of (instance hash, solver, version, canonical parameters[, weights sha256])."""
+    """SHA-256 of (instance hash, solver, version, canonical parameters[, weights sha256]).
+
+    Parameters
+    ----------
+    instance_hash : str
+        The instance's hash.
+    solver : str
+        Solver name.
+    version : int
+        Solver version.
+    params_json : str
+        Canonical parameters (:func:`mmopt.api.params_key`).
+    fingerprint : str
+        Weights sha256 (:func:`mmopt.learned.fingerprint`); ``""``: none, and
+        the key is the one of a solver without weights.
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+    """
     extra = f"|{fingerprint}" if fingerprint else ""
     return hashlib.sha256(f"{instance_hash}|{solver}|{version}|{params_json}{extra}".encode()).hexdigest()
 
 
 @lru_cache(maxsize=1)
 def provenance() -> dict:
-    """mmopt version, git SHA (if any), host, Python and key package versions."""
+    """mmopt version, git SHA (if any), host, Python and key package versions.
+
+    Computed once per process (cached).
+
+    Returns
+    -------
+    dict
+        ``mmopt``, ``git`` (``git rev-parse HEAD`` in the package's folder;
+        ``None`` outside a git checkout or without git), ``host``, ``python``,
+        ``platform``, and the installed versions of numpy, scipy, cvxpy,
+        clarabel, highspy, pyomo, dask, distributed and torch (``None`` for
+        one that is not installed).
+    """
     def ver(name):
         try:
             return md.version(name)
@@ -75,7 +118,32 @@ def provenance() -> dict:
 
 
 class Store:
-    """Results database (``with Store(path) as st: ...``)."""
+    """Results database (``with Store(path) as st: ...``).
+
+    Opening creates the file, its folder and the ``cells`` (columns
+    :data:`mmopt.schema.COLUMNS`) and ``claims`` tables as needed, adds the
+    columns an older mmopt store lacks, and switches SQLite to WAL
+    journaling. Closing (or leaving the ``with`` block) commits.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The SQLite file (default :func:`default_db`).
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The SQLite file.
+    con : sqlite3.Connection
+        The connection (30-second busy timeout).
+
+    Raises
+    ------
+    MmoptError
+        When ``path`` is a directory, cannot be read, is not a SQLite file, is
+        read-only or corrupted, has a ``cells`` table that is not an mmopt
+        results table, or when its folder cannot be created or written.
+    """
 
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path or default_db())
@@ -134,13 +202,36 @@ class Store:
         self.close()
 
     def close(self) -> None:
+        """Commit and close the connection."""
         self.con.commit()
         self.con.close()
 
     def has(self, key: str) -> bool:
+        """Whether a row with cache key ``key`` is stored.
+
+        Parameters
+        ----------
+        key : str
+            Cache key.
+
+        Returns
+        -------
+        bool
+        """
         return self.con.execute("SELECT 1 FROM cells WHERE cache_key = ?", (key,)).fetchone() is not None
 
     def keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` that are stored.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Cache keys.
+
+        Returns
+        -------
+        set of str
+        """
         keys = list(keys)
         found = set()
         for i in range(0, len(keys), 500):
@@ -171,7 +262,18 @@ class Store:
         return out
 
     def failed(self, keys: Iterable[str]) -> dict[str, tuple[str, float | None]]:
-        """(status, time limit) of the stored cells among ``keys`` whose status is ``timeout`` or ``error``."""
+        """(status, time limit) of the stored cells among ``keys`` whose status is ``timeout`` or ``error``.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Cache keys.
+
+        Returns
+        -------
+        dict
+            Cache key -> (status, time limit in seconds or ``None``).
+        """
         keys = list(keys)
         out = {}
         for i in range(0, len(keys), 500):
@@ -183,7 +285,32 @@ class Store:
 
     # -- claims: runs sharing a store never compute the same cell twice ----------
     def claim(self, keys: Iterable[str], owner: str, lease: float = LEASE_SECONDS) -> set[str]:
-        """Claim the cells ``keys`` not claimed by another live run; returns the keys now owned."""
+        """Claim the cells ``keys`` not claimed by another live run; returns the keys now owned.
+
+        A claim of another owner is taken over when its lease has expired or
+        its process, on this host, is gone. Pending changes are committed
+        first; the claims are written in one transaction.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Cache keys.
+        owner : str
+            The claiming run's id.
+        lease : float
+            Seconds the claims last unless renewed.
+
+        Returns
+        -------
+        set of str
+            The keys ``owner`` now holds (including those it held already).
+
+        Raises
+        ------
+        sqlite3.Error
+            When the store stays locked by another writer past the busy
+            timeout (the transaction is rolled back).
+        """
         keys, now, host = list(keys), time.time(), socket.gethostname()
         self.commit()
         self.con.execute("BEGIN IMMEDIATE")
@@ -208,6 +335,15 @@ class Store:
         return mine
 
     def renew(self, owner: str, lease: float = LEASE_SECONDS) -> None:
+        """Extend every claim of ``owner`` to ``lease`` seconds from now, and commit.
+
+        Parameters
+        ----------
+        owner : str
+            The run id holding the claims.
+        lease : float
+            Seconds from now.
+        """
         self.con.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease, owner))
         self.commit()
 
@@ -224,11 +360,21 @@ class Store:
         Returns
         -------
         Lease
-            Call ``stop()`` when the run ends.
+            Call ``stop()`` when the run ends. Each renewal extends the claims
+            by :data:`LEASE_SECONDS`.
         """
         return Lease(self.path, owner, every)
 
     def release(self, owner: str, keys: Iterable[str] | None = None) -> None:
+        """Drop claims of ``owner``, and commit.
+
+        Parameters
+        ----------
+        owner : str
+            The run id holding the claims.
+        keys : iterable of str, optional
+            The cache keys to let go (default: every claim of ``owner``).
+        """
         if keys is None:
             self.con.execute("DELETE FROM claims WHERE owner = ?", (owner,))
         else:
@@ -236,11 +382,18 @@ class Store:
         self.commit()
 
     def commit(self) -> None:
+        """Commit pending rows and claims (and note the time for :meth:`commit_every`)."""
         self.con.commit()
         self._last_commit = time.perf_counter()
 
     def commit_every(self, seconds: float) -> None:
-        """Commit if the last commit is older than ``seconds`` (rows stream in without a commit per row)."""
+        """Commit if the last commit is older than ``seconds`` (rows stream in without a commit per row).
+
+        Parameters
+        ----------
+        seconds : float
+            Age of the last :meth:`commit` that calls for a new one.
+        """
         if time.perf_counter() - getattr(self, "_last_commit", 0.0) >= seconds:
             self.commit()
 
@@ -253,6 +406,11 @@ class Store:
             The row (a mapping of column values is converted; an unknown column is a ``ValueError``).
         commit : bool
             Commit now (else at the next :meth:`commit` or :meth:`commit_every`).
+
+        Raises
+        ------
+        ValueError
+            When a mapping names a column the store does not have.
         """
         rec = (row if isinstance(row, Row) else Row.from_mapping(row)).record()
         names = list(rec)
@@ -263,7 +421,20 @@ class Store:
 
     def frame(self, problems: Iterable[str] | None = None, suites: Iterable[str] | None = None,
               solvers: Iterable[str] | None = None):
-        """All rows as a pandas DataFrame (JSON columns left as text)."""
+        """All rows as a pandas DataFrame (JSON columns left as text).
+
+        Parameters
+        ----------
+        problems, suites, solvers : iterable of str, optional
+            Keep only rows of these problems, suites and solvers (``None`` or
+            empty: all).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per cell, one column per store column, ordered by problem,
+            suite, solver and instance.
+        """
         import pandas as pd
 
         q, args, where = "SELECT * FROM cells", [], []
@@ -277,7 +448,28 @@ class Store:
         return pd.read_sql_query(q + " ORDER BY problem, suite, solver, instance", self.con, params=args)
 
     def export(self, path: str | os.PathLike, **filters) -> Path:
-        """Write rows to ``.csv`` or ``.parquet`` (atomically)."""
+        """Write rows to ``.csv`` or ``.parquet`` (atomically).
+
+        The table of :meth:`frame` is written to a temporary file beside
+        ``path`` that then replaces it.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file; its suffix (``.csv``, ``.parquet`` or ``.pq``) chooses the format.
+        **filters
+            ``problems``, ``suites``, ``solvers``, as :meth:`frame`.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+
+        Raises
+        ------
+        MmoptError
+            When the suffix is not one of those.
+        """
         path = Path(path)
         df = self.frame(**filters)
         tmp = path.with_name(f".{path.name}.tmp")
@@ -293,7 +485,21 @@ class Store:
 
 
 class Lease:
-    """Renews a run's claims in a store from a background thread until :meth:`stop`."""
+    """Renews a run's claims in a store from a background thread until :meth:`stop`.
+
+    The thread (a daemon, started at once) opens its own connection for each
+    renewal and sets the claims to expire :data:`LEASE_SECONDS` later;
+    SQLite errors are ignored (the next renewal tries again).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The store's SQLite file.
+    owner : str
+        The run id holding the claims.
+    every : float
+        Seconds between renewals.
+    """
 
     def __init__(self, path, owner: str, every: float = LEASE_SECONDS / 4):
         self._stop = threading.Event()
@@ -312,5 +518,5 @@ class Lease:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop renewing (the claims expire or are released)."""
+        """Stop renewing (the claims expire or are released); does not wait for the thread."""
         self._stop.set()

@@ -21,6 +21,8 @@ from .sandbox import check_time_limit, run_limited
 from .schema import Cell, Row
 from .testing import check_solver
 
+__all__ = ["ValidationResult", "validate"]
+
 
 def _probe(spec: str) -> tuple[dict, dict]:
     """Child body: import the user's target; report its module file or the one-line error."""
@@ -33,6 +35,25 @@ def _probe(spec: str) -> tuple[dict, dict]:
 
 @dataclass
 class ValidationResult:
+    """The outcome of :func:`validate`.
+
+    Attributes
+    ----------
+    problem : str
+        Problem name.
+    suite : str
+        Suite name.
+    rows : list of dict
+        One per instance, sorted by instance: ``instance``, ``status``,
+        ``objective``, ``reference``, ``gap``, ``seconds``, ``message`` (as in
+        :class:`~mmopt.schema.Row`).
+    conformance : str or None
+        What :func:`mmopt.testing.check_solver` found wrong (determinism,
+        mutation, JSON stats), or ``timeout: ...`` / ``error: ...`` when its
+        child did not finish; ``None`` when nothing was found or the checks
+        did not run (some output infeasible).
+    """
+
     problem: str
     suite: str
     rows: list = field(default_factory=list)
@@ -41,10 +62,12 @@ class ValidationResult:
 
     @property
     def all_feasible(self) -> bool:
+        """Whether there is a row and every row is ``ok`` or ``mismatch`` (feasible)."""
         return bool(self.rows) and all(r["status"] in ("ok", "mismatch") for r in self.rows)
 
     @property
     def passed(self) -> bool:
+        """Whether every output is feasible and the conformance checks found nothing."""
         return self.all_feasible and self.conformance is None
 
 
@@ -64,7 +87,47 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
 
     ``workers=0`` (default) runs cell after cell here (each in a forked,
     time-limited child); ``workers=N`` or ``scheduler`` runs them on Dask,
-    with the user's module shipped to the workers.
+    with the user's module shipped to the workers. The module is first
+    imported in a time-limited child (its code never runs inside mmopt),
+    which checks the target. When every output is feasible, the conformance
+    checks of :func:`mmopt.testing.check_solver` run on the suite's first
+    instance, in a child with the same time limit. Nothing is stored.
+
+    Parameters
+    ----------
+    spec : str
+        ``MODULE:CALLABLE`` (:func:`mmopt.registry.load_callable`): a function
+        ``f(instance: dict) -> solution`` or ``-> (solution, stats)``.
+    problem_name : str
+        Problem name.
+    suite : str
+        Suite name.
+    count : int, optional
+        First ``count`` instances (``None``: all; more than the suite has: all).
+    time_limit : float or None
+        Seconds per instance, for the import check and for the conformance
+        checks (``None``: no limit).
+    progress : callable, optional
+        Called with each row (a dict as in :attr:`ValidationResult.rows`) as
+        it finishes.
+    workers : int, optional
+        0: here, without Dask; N: N local Dask workers; ``None``: one per core.
+    scheduler : str, optional
+        Address of an existing Dask scheduler.
+
+    Returns
+    -------
+    ValidationResult
+
+    Raises
+    ------
+    MmoptError
+        When ``count`` is negative, the problem or suite is unknown, the
+        target cannot be imported or is not a callable (or importing it
+        outlasts ``time_limit``), a manifest or reference file is malformed,
+        or the Dask scheduler cannot be reached.
+    InputError
+        When ``time_limit`` is not a positive finite number or ``None``.
     """
     time_limit = check_time_limit(time_limit)
     if count is not None and count < 0:
