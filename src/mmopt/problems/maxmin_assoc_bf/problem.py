@@ -69,7 +69,11 @@ antenna and 12.8 dB after the 16-antenna array gain (about 4.3 bit/s/Hz for a
 user alone). The paper's exhaustive search reaches 3.28 bit/s/Hz mean min-rate
 at K = 6 (Fig. 6(a)); this model gives a higher mean (see the reproduction
 report): its channels are free space plus first-order reflections, with no
-vehicles, trees or antenna-pattern losses of the paper's Sionna scene.
+vehicles, trees or antenna-pattern losses of the paper's Sionna scene. The
+suite ``paper-calibrated`` is ``paper`` with a uniform extra loss
+``extra_loss_db`` = 3.6 dB on every link, which brings the mean certified
+optimum to 3.29 bit/s/Hz (paper: 3.28); the extra loss is a fit of one
+number, not an explanation of the difference.
 
 Side information (for learned methods). The true user positions
 ``user_pos``. Cameras (Sec. V-A): one per AP at the AP position, yaw
@@ -99,6 +103,7 @@ import numpy as np
 
 from mmopt import phy
 from mmopt.api import FeasibilityReport, InputError, Key, Problem, Suite, problem
+from mmopt.references import load_references
 from mmopt.reproduce import pct
 
 from .scenario import (AP_POSITIONS, DEFAULTS, GENERATOR_VERSION, PARAMS, camera_visible,  # noqa: F401
@@ -162,6 +167,15 @@ SUITES = {
     "large": _suite("large", 30, "K=8, 9, 10 (cycling with the index), L=4, M=16: beyond exhaustive search "
                     "(references by branch-and-bound)", K=10, sweep=[{"K": 8}, {"K": 9}, {"K": 10}]),
 }
+
+#: uniform extra path loss (dB) of the ``paper-calibrated`` suite: fitted so that the mean certified optimum
+#: matches the paper's 3.28 bit/s/Hz (Fig. 6(a)); a fit, not an explanation of the difference
+CALIBRATED_EXTRA_LOSS_DB = 3.6
+SUITES["paper-calibrated"] = Suite(
+    "paper-calibrated", 200, {**SUITES["paper"].params, "extra_loss_db": CALIBRATED_EXTRA_LOSS_DB},
+    seed=SUITES["paper"].seed,
+    doc=f"paper/i with a uniform extra loss of {CALIBRATED_EXTRA_LOSS_DB} dB on every link: a fit of the mean "
+        "optimum to the paper's 3.28 bit/s/Hz, not a model of why it differs")
 
 #: pilot counts N_u of the paper's Fig. 6(a) sweep
 PILOT_SWEEP = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -281,8 +295,6 @@ class MaxMinAssocBF(Problem):
 
 def _reproduction_rows(frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` (Fig. 6(a) of the paper): see :meth:`MaxMinAssocBF.reproduction`."""
-
-
     rows = []
     ok = frame[frame["status"] == "ok"]
     sub = frame[frame["suite"] == suite]
@@ -295,6 +307,14 @@ def _reproduction_rows(frame, suite: str) -> list[dict]:
         diff = refs.mean() / 3.28 - 1
         rows.append({"quantity": "the same, mmopt relative to the paper", "where": "Fig. 6(a)", "paper": "-",
                      "mmopt": f"{100 * diff:+.1f} %", "optimum": "-", "gap": "-"})
+        cal = [r["value"] for r in load_references("maxmin-assoc-bf", "paper-calibrated").values()]
+        if suite == "paper" and cal:
+            m = float(np.mean(cal))
+            rows.append({"quantity": f"the same on `paper-calibrated` (a uniform extra loss of "
+                                     f"{CALIBRATED_EXTRA_LOSS_DB} dB, fitted: not an explanation)",
+                         "where": "Fig. 6(a)", "paper": "3.28",
+                         "mmopt": f"{m:.3f} ({len(cal)} instances, {100 * (m / 3.28 - 1):+.1f} %)",
+                         "optimum": f"{m:.3f}", "gap": "0 % (certified)"})
     paper_text = {"max-gain": "not in the paper (association by largest channel gain, perfect CSI)",
                   "strongest-channel-lmmse": "below the GNNs (curve only)",
                   "exhaustive-lmmse": "below the GNNs (curve only)"}
