@@ -32,8 +32,8 @@ import warnings
 
 import numpy as np
 from mmopt.problems.maxmin_assoc_bf import DEFAULTS
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
-from mmopt.problems.maxmin_assoc_bf.solvers.duality import maxmin_duality
+from mmopt.problems.maxmin_assoc_bf.beamforming import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.duality import maxmin_duality
 
 from mmopt.api import Instance
 from mmopt.registry import get_problem, get_solver
@@ -68,7 +68,7 @@ def bench_size(K, L, Mr, Mc, n_inst, n_assoc, exhaustive_max_k, rng):
             rel.append(abs(d_info["sinr"] - s_info["sinr"]) / s_info["sinr"])
         if K <= 7:
             # every association of the instance solved in one batch, no pruning: amortised cost
-            from mmopt.problems.maxmin_assoc_bf.solvers.duality import solve_associations
+            from mmopt.problems.maxmin_assoc_bf.duality import solve_associations
             from mmopt.problems.maxmin_assoc_bf.solvers.exhaustive import all_associations
 
             A_all = all_associations(K, L)

@@ -9,7 +9,7 @@ import pytest
 from mmopt.api import Instance
 from mmopt.problems.maxmin_assoc_bf import sinr
 from mmopt.registry import get_solver
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.beamforming import maxmin_socp
 
 
 def tiny(rng, K=2, L=2, M=2, scale=3.0):
@@ -197,3 +197,33 @@ def test_paper_calibrated_is_paper_with_a_uniform_extra_loss_and_matches_the_pap
         inst = p.generate("paper-calibrated", i)
         sol, st = bnb.solve(inst)
         assert p.objective(inst, sol) == pytest.approx(refs[inst.hash]["value"], rel=1e-5)
+
+
+def test_assoc_gap_and_bf_gap_split_the_gap():
+    """assoc_gap + bf_gap = gap; a certified optimum loses nothing in either; equal power on the optimal
+    association loses only in the beamformers; a worse association loses in assoc_gap."""
+    from mmopt.evaluate import score
+    from mmopt.references import load_references
+    from mmopt.registry import get_problem
+
+    p = get_problem("maxmin-assoc-bf")
+    refs = load_references(p.name, "paper")
+    inst = p.generate("paper", 3)
+    ref = refs[inst.hash]
+    opt, _ = get_solver("exhaustive", p.name).solve(inst)
+    m = score(p, inst, opt, ref).metrics
+    assert abs(m["assoc_gap"]) < 1e-5 and abs(m["bf_gap"]) < 1e-5
+    H, P = inst["H"], inst["P"]
+    a = np.asarray(opt["assoc"])
+    V = H[np.arange(len(a)), a]
+    V = V / np.linalg.norm(V, axis=1, keepdims=True) * np.sqrt(P[a] / np.bincount(a, minlength=len(P))[a])[:, None]
+    sc = score(p, inst, {"assoc": a, "V": V}, ref)
+    assert sc.gap > 0.01 and abs(sc.metrics["assoc_gap"]) < 1e-5
+    assert sc.metrics["assoc_gap"] + sc.metrics["bf_gap"] == pytest.approx(sc.gap, abs=1e-12)
+    b = np.zeros_like(a)                      # every user on AP 0
+    Vb = H[np.arange(len(b)), b]
+    Vb = Vb / np.linalg.norm(Vb, axis=1, keepdims=True) * np.sqrt(P[0] / len(b))
+    sb = score(p, inst, {"assoc": b, "V": Vb}, ref)
+    assert sb.metrics["assoc_gap"] > 0.05
+    assert sb.metrics["assoc_gap"] + sb.metrics["bf_gap"] == pytest.approx(sb.gap, abs=1e-12)
+    assert "assoc_gap" not in p.metrics(inst, opt) and "assoc_rate" in p.metrics(inst, opt)

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 from mmopt.problems.maxmin_assoc_bf import DEFAULTS
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.beamforming import maxmin_socp
 from mmopt.problems.maxmin_assoc_bf.solvers.bnb import local_search, subset_bounds
 
 from mmopt.api import Instance
@@ -90,7 +90,7 @@ def test_dropping_users_is_a_relaxation(maxmin):
 
 def test_local_search_incumbent_is_achievable(maxmin):
     from mmopt.problems.maxmin_assoc_bf import sinr
-    from mmopt.problems.maxmin_assoc_bf.solvers.duality import finish_beamformers
+    from mmopt.problems.maxmin_assoc_bf.duality import finish_beamformers
 
     inst = scenario(maxmin, 5, 3)
     H, P, noise = inst["H"], inst["P"], inst["noise"]

@@ -11,12 +11,12 @@ import itertools
 import numpy as np
 import pytest
 from mmopt.problems.maxmin_assoc_bf import DEFAULTS, ap_powers, sinr
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import (
+from mmopt.problems.maxmin_assoc_bf.beamforming import (
     INNER_METHODS,
     maxmin_beamforming,
     maxmin_socp,
 )
-from mmopt.problems.maxmin_assoc_bf.solvers.duality import (
+from mmopt.problems.maxmin_assoc_bf.duality import (
     _directions,
     _Layout,
     maxmin_duality,

@@ -43,7 +43,7 @@ import numpy as np
 
 from mmopt.api import InputError, solver
 from mmopt.problems.maxmin_assoc_bf import DEFAULTS, normalised_channels, sample_users
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_beamforming
+from mmopt.problems.maxmin_assoc_bf.beamforming import maxmin_beamforming
 from mmopt.problems.maxmin_assoc_bf.solvers.exhaustive import exhaustive
 
 #: realisations used for the LMMSE channel statistics (as in the paper)

@@ -4,7 +4,7 @@ Search tree: users are assigned one at a time in a fixed order :math:`\pi`
 (weakest best-AP SNR first); a node at depth ``d`` fixes the APs of users
 :math:`\pi_1..\pi_d`; its ``L`` children assign :math:`\pi_{d+1}`. Leaves are
 complete associations, solved by the batched duality fixed point
-(:mod:`mmopt.problems.maxmin_assoc_bf.solvers.duality`) with the incumbent as pruning
+(:mod:`mmopt.problems.maxmin_assoc_bf.duality`) with the incumbent as pruning
 threshold.
 
 Upper bound on every completion of a node
@@ -51,8 +51,8 @@ import numpy as np
 
 from mmopt.api import solver
 from mmopt.problems.maxmin_assoc_bf import sinr
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_socp
-from mmopt.problems.maxmin_assoc_bf.solvers.duality import (CAPPED, finish_beamformers, reduce_rows, reduced_channels,
+from mmopt.problems.maxmin_assoc_bf.beamforming import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.duality import (CAPPED, finish_beamformers, reduce_rows, reduced_channels,
                                                             solve_associations)
 
 

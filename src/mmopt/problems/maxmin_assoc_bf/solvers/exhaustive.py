@@ -5,11 +5,11 @@ certified max-min beamforming or discarded by a valid upper bound on its
 optimum :math:`\\gamma^\\star(a)`:
 
 * the interference-free bound (users of one AP sharing its power,
-  :func:`~mmopt.problems.maxmin_assoc_bf.solvers.socp.single_user_bound`), computed
+  :func:`~mmopt.problems.maxmin_assoc_bf.socp.single_user_bound`), computed
   for all associations at once; associations are visited in decreasing order
   of it and the visit stops once it falls below the incumbent;
 * with ``inner="duality"`` (default), the uplink-downlink duality fixed
-  point (:mod:`mmopt.problems.maxmin_assoc_bf.solvers.duality`), run on batches of
+  point (:mod:`mmopt.problems.maxmin_assoc_bf.duality`), run on batches of
   associations; its upper bound is valid at every iteration, so an
   association stops as soon as it cannot beat the incumbent by more than
   the tolerance (``pruned``), and the best ones run until their own bracket
@@ -32,8 +32,8 @@ import numpy as np
 
 from mmopt.api import MmoptError, solver
 from mmopt.problems.maxmin_assoc_bf import sinr
-from mmopt.problems.maxmin_assoc_bf.solvers.beamforming import maxmin_beamforming, maxmin_socp
-from mmopt.problems.maxmin_assoc_bf.solvers.duality import (CAPPED, finish_beamformers, reduced_channels,
+from mmopt.problems.maxmin_assoc_bf.beamforming import maxmin_beamforming, maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.duality import (CAPPED, finish_beamformers, reduced_channels,
                                                             solve_associations)
 
 

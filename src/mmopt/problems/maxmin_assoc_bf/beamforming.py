@@ -9,8 +9,8 @@ For a fixed association ``a`` the problem of Li, Liu, Yu eqs. (1)-(6) is
 
 Two certified inner methods are registered in :data:`INNER_METHODS`:
 ``duality`` (the fast default, uplink-downlink duality,
-:mod:`mmopt.problems.maxmin_assoc_bf.solvers.duality`) and ``socp`` (SOCP
-bisection, :mod:`mmopt.problems.maxmin_assoc_bf.solvers.socp`). Both return
+:mod:`mmopt.problems.maxmin_assoc_bf.duality`) and ``socp`` (SOCP
+bisection, :mod:`mmopt.problems.maxmin_assoc_bf.socp`). Both return
 ``(V, info)`` with ``info['sinr']`` achieved by ``V`` and
 ``info['sinr_upper']`` a certified upper bound.
 """
@@ -21,8 +21,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from mmopt.api import MmoptError
-from mmopt.problems.maxmin_assoc_bf.solvers.duality import maxmin_duality
-from mmopt.problems.maxmin_assoc_bf.solvers.socp import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.duality import maxmin_duality
+from mmopt.problems.maxmin_assoc_bf.socp import maxmin_socp
 
 __all__ = ["INNER_METHODS", "maxmin_beamforming", "maxmin_duality", "maxmin_socp"]
 

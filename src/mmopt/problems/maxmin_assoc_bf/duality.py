@@ -121,8 +121,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mmopt.problems.maxmin_assoc_bf.problem import sinr
-from mmopt.problems.maxmin_assoc_bf.solvers.socp import maxmin_socp
+from mmopt.problems.maxmin_assoc_bf.model import sinr
+from mmopt.problems.maxmin_assoc_bf.socp import maxmin_socp
 
 #: floor on mu_l P_l (normalised weights) of a served AP
 MU_FLOOR = 1e-9
@@ -471,7 +471,7 @@ def maxmin_duality(H, P, noise, assoc, rel_tol: float = 1e-6, max_iter: int = 30
                    ) -> tuple[np.ndarray, dict]:
     """Max-min SINR beamformers for one association by the duality fixed point.
 
-    Same contract as :func:`~mmopt.problems.maxmin_assoc_bf.solvers.beamforming.maxmin_socp`:
+    Same contract as :func:`~mmopt.problems.maxmin_assoc_bf.beamforming.maxmin_socp`:
     ``info['sinr']`` is the min SINR achieved by the returned ``V`` (per-AP
     feasible), ``info['sinr_upper']`` a certified upper bound, their relative
     gap at most ``rel_tol``. If the fixed point does not close the gap within

@@ -8,8 +8,8 @@ For a fixed association ``a`` the problem of Li, Liu, Yu eqs. (1)-(6) is
     \quad\text{s.t.}\quad \sum_{k: a_k = l} \|v_k\|^2 \le P_l .
 
 This module holds the ``socp`` inner method; the fast default ``duality``
-is :mod:`mmopt.problems.maxmin_assoc_bf.solvers.duality`, and
-:mod:`mmopt.problems.maxmin_assoc_bf.solvers.beamforming` chooses between them.
+is :mod:`mmopt.problems.maxmin_assoc_bf.duality`, and
+:mod:`mmopt.problems.maxmin_assoc_bf.beamforming` chooses between them.
 
 SOCP bisection (Wiesel, Eldar, Shamai, "Linear precoding via conic
 optimization for fixed MIMO receivers", IEEE TSP 2006): for a target
@@ -45,7 +45,7 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-from mmopt.problems.maxmin_assoc_bf import sinr
+from mmopt.problems.maxmin_assoc_bf.model import sinr
 
 
 def single_user_bound(H: np.ndarray, P: np.ndarray, noise: np.ndarray, assoc: np.ndarray) -> float:
