@@ -227,3 +227,30 @@ def test_assoc_gap_and_bf_gap_split_the_gap():
     assert sb.metrics["assoc_gap"] > 0.05
     assert sb.metrics["assoc_gap"] + sb.metrics["bf_gap"] == pytest.approx(sb.gap, abs=1e-12)
     assert "assoc_gap" not in p.metrics(inst, opt) and "assoc_rate" in p.metrics(inst, opt)
+
+
+def test_los_oracle_is_the_optimum_when_the_channel_is_the_model_and_far_below_it_otherwise():
+    from mmopt.api import Instance
+    from mmopt.evaluate import score
+    from mmopt.problems.maxmin_assoc_bf.scenario import los_ground_channels
+    from mmopt.problems.maxmin_assoc_bf.solvers.baselines import scenario_params
+    from mmopt.references import load_references
+    from mmopt.registry import get_problem
+
+    p = get_problem("maxmin-assoc-bf")
+    oracle, ex = get_solver("los-oracle", p.name), get_solver("exhaustive", p.name)
+    inst = p.generate("paper", 0)
+    arrays = dict(inst)
+    arrays["H"] = los_ground_channels(np.asarray(inst["user_pos"]), scenario_params(inst))
+    model_world = Instance(arrays, inst.meta)          # a world whose channel is exactly the model
+    sol, st = oracle.solve(model_world, positions="true")
+    opt, ost = ex.solve(model_world)
+    assert p.objective(model_world, sol) == pytest.approx(p.objective(model_world, opt), rel=1e-5)
+    refs = load_references(p.name, "paper")
+    gaps = []
+    for i in range(4):
+        inst = p.generate("paper", i)
+        sol, st = oracle.solve(inst)
+        assert st["model_status"] == "opt" and p.check(inst, sol).feasible
+        gaps.append(score(p, inst, sol, refs[inst.hash]).gap)
+    assert np.mean(gaps) > 0.4        # location-only information is far from the optimum in this scenario

@@ -11,6 +11,7 @@ SOLVERS = {
     "max-gain": "mmopt.problems.maxmin_assoc_bf.solvers.baselines:max_gain",
     "strongest-channel-lmmse": "mmopt.problems.maxmin_assoc_bf.solvers.baselines:strongest_channel_lmmse",
     "exhaustive-lmmse": "mmopt.problems.maxmin_assoc_bf.solvers.baselines:exhaustive_lmmse",
+    "los-oracle": "mmopt.problems.maxmin_assoc_bf.solvers.oracles:los_oracle",
     "gnn-i": "mmopt.problems.maxmin_assoc_bf.solvers.gnn:gnn_i",
     "gnn-p": "mmopt.problems.maxmin_assoc_bf.solvers.gnn:gnn_p",
     "gnn-c": "mmopt.problems.maxmin_assoc_bf.solvers.gnn:gnn_c",

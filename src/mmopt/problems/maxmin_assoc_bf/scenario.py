@@ -71,10 +71,14 @@ def _block_rect(p: dict) -> np.ndarray:
     return np.array([[-b, -b, b, b]]) if b > 0 else np.zeros((0, 4))
 
 
-def loop_channels(users: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarray:
+def loop_channels(users: np.ndarray, p: dict, rng: np.random.Generator | None, walls: bool = True,
+                  diffuse: bool = True) -> np.ndarray:
     """Raw channels ``g`` (n, L, M) with received amplitude ``g @ v`` (eq. (10)).
 
-    Vectorised over users; ``rng`` draws the diffuse part.
+    Vectorised over users; ``rng`` draws the diffuse part. ``walls=False`` and
+    ``diffuse=False`` leave out the wall reflections and the diffuse part: the
+    line-of-sight + ground-reflection model a location-only method can compute
+    from positions (:func:`los_ground_channels`).
     """
     lam = phy.wavelength(p["freq_hz"])
     L = int(p["L"])
@@ -98,8 +102,8 @@ def loop_channels(users: np.ndarray, p: dict, rng: np.random.Generator) -> np.nd
         los = clear(apb, users)
         # (source image, complex coefficient including validity) per path
         paths = [(apb, los.astype(complex))]
-        faces = [(axis, plane, W, True) for axis in (0, 1) for plane in (-W, W)]
-        if B > 0:
+        faces = [(axis, plane, W, True) for axis in (0, 1) for plane in (-W, W)] if walls else []
+        if B > 0 and walls:
             faces += [(axis, plane, B, False) for axis in (0, 1) for plane in (-B, B)]
         for axis, plane, half, outer in faces:
             img = phy.mirror(ap, axis, plane)
@@ -127,6 +131,8 @@ def loop_channels(users: np.ndarray, p: dict, rng: np.random.Generator) -> np.nd
             a = phy.steering(d / dist[:, None], pos, e_h, e_v)
             amp = gam * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam)
             g[:, l] += amp[:, None] * a
+        if not diffuse:
+            continue
         # weak diffuse part around the direct direction
         d0 = users - ap
         dist0 = np.linalg.norm(d0, axis=1)
@@ -152,6 +158,20 @@ def normalised_channels(users: np.ndarray, p: dict, rng: np.random.Generator) ->
     """
     sigma = np.sqrt(phy.dbm2w(p["noise_dbm"]))
     H = np.conj(loop_channels(users, p, rng)) / sigma
+    extra = float(p.get("extra_loss_db", 0.0))
+    return H * 10.0 ** (-extra / 20.0) if extra else H
+
+
+def los_ground_channels(users: np.ndarray, p: dict) -> np.ndarray:
+    """Noise-normalised line-of-sight + ground-reflection channels (n, L, M) at ``users``' positions.
+
+    The deterministic part of eq. (10) that positions determine without the
+    walls' reflections and the diffuse part: what a method that knows only
+    (estimated) positions and the map can compute. Same normalisation and
+    ``extra_loss_db`` as :func:`normalised_channels`.
+    """
+    sigma = np.sqrt(phy.dbm2w(p["noise_dbm"]))
+    H = np.conj(loop_channels(users, p, None, walls=False, diffuse=False)) / sigma
     extra = float(p.get("extra_loss_db", 0.0))
     return H * 10.0 ** (-extra / 20.0) if extra else H
 
