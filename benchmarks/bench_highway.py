@@ -4,14 +4,14 @@ Usage::
 
     python benchmarks/bench_highway.py [--vehicles 40] [--duration 2000] [--model geometric] [--repeat 1]
 
-One instance of the paper's highway (``--vehicles`` vehicles, ``--duration``
-seconds, dt = 0.1 s) is built; every timed run starts from a cold scenario
-cache, so each strategy's time includes the mobility expansion and the
-sector-membership table (T x 18 x N). Also timed: the problem's own
-evaluation (check + objective + metrics) and the oracle bound, for the
-geometric and (with ``--practical``) the SINR model. Pin one core with
-``taskset -c 0`` for the one-core figure; numpy is single-threaded here
-(elementwise work only).
+One instance of the paper's highway (the authors' layout, ``--vehicles``
+vehicles, ``--duration`` seconds, dt = 0.1 s) is built; every timed run
+starts from a cold scenario cache, so each strategy's time includes the
+mobility expansion and the sector-membership table (T x 18 x N). Also
+timed: the problem's own evaluation (check + objective + metrics) and the
+oracle bound, for the geometric and (with ``--practical``) the SINR model.
+Pin one core with ``taskset -c 0`` for the one-core figure; numpy is
+single-threaded here (elementwise work only).
 """
 from __future__ import annotations
 
@@ -63,7 +63,8 @@ def main() -> None:
     print(f"`highway-sector-beams`: {args.vehicles} vehicles, {args.duration:g} s, dt = 0.1 s "
           f"({int(round(args.duration / 0.1))} steps, 18 beams); {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}, affinity {len(os.sched_getaffinity(0))} core(s)\n")
-    print("| model | what | seconds | objective | interference ratio | mean free distance (m) |")
+    print("| model | what | seconds | objective | interference ratio (time on the section) "
+          "| mean free distance, analysed beam (m) |")
     print("|---|---|---:|---:|---:|---:|")
     for model in models:
         inst = build(prob, args.vehicles, args.duration, model, args.seed)

@@ -169,7 +169,7 @@ def mc_eq10_distance(beam, road, px, py, nbs, p):
     return d
 
 
-@pytest.mark.parametrize("b", [1, 2])
+@pytest.mark.parametrize("b", [8, 2])
 def test_eq10_cdf_matches_monte_carlo(b):
     """F-breve*_L of eqs. (10)-(12) against a Monte Carlo of exact intersections, p in {0, 0.3, 0.8}."""
     lay = paper_layout()
@@ -178,9 +178,10 @@ def test_eq10_cdf_matches_monte_carlo(b):
     assert nbs
     rng = np.random.default_rng(11 + b)
     x, y = uniform_in_beam_road(beams[b], road, 60000, rng)
-    # beam 1: its one neighbour covers part of its road area; beam 2: three overlapping neighbours
+    # beam 8: its one neighbour covers part of its road area; beam 2: up to three overlapping neighbours
     cov = np.any([nb.contains(x, y) for nb in nbs], axis=0).mean()
-    assert (0.05 < cov < 0.95) if b == 1 else (len(nbs) == 3)
+    depth = np.sum([nb.contains(x, y) for nb in nbs], axis=0).max()
+    assert (len(nbs) == 1 and 0.05 < cov < 0.95) if b == 8 else (depth == 3)
     l = np.linspace(0, 120, 49)
     worst = 0.0
     for p in (0.0, 0.3, 0.8):
@@ -256,7 +257,8 @@ def test_modules_define_what_they_export():
                 assert obj.__module__ == mod.__name__, name
     assert not set(analysis.__all__) & set(layout.__all__)
     home = {**dict.fromkeys(analysis.__all__, analysis), **dict.fromkeys(layout.__all__, layout),
-            **dict.fromkeys(("HighwaySectorBeams", "connection_distances", "empty_solution"), problem)}
+            **dict.fromkeys(("HighwaySectorBeams", "analysed_connections", "connection_distances", "empty_solution"),
+                            problem)}
     assert {"Beam", "Road", "service_distance_cdf"} <= set(pkg.__all__)  # the API the statement documents
     for name in pkg.__all__:
         assert getattr(pkg, name) is getattr(home[name], name), name
@@ -307,7 +309,8 @@ def test_hand_built_geometric_and_practical():
     m = p.metrics(inst, both)
     assert m["interference_ratio"] == 1.0 and m["outage_ratio"] == 0.0 and m["connections"] == 2
     m1 = p.metrics(inst, one)
-    assert m1["mean_free_distance_m"] == pytest.approx(3 * 0.1 * 1.0)
+    assert m1["mean_free_distance_first_m"] == pytest.approx(3 * 0.1 * 1.0)
+    assert m1["analysed_connections"] == 0 and "mean_free_distance_m" not in m1  # beam 0 is not the analysed one
     # the oracle serves one of them
     s, st = get_solver("oracle-bound").solve(inst)
     assert p.objective(inst, s) == pytest.approx(0.5) and st["value"] == pytest.approx(0.5)
@@ -353,7 +356,7 @@ def test_mobility_reentry_keeps_vehicles_in_section():
     inst = p.generate("smoke", 0)
     x, y, v = sim.vehicle_positions(inst)
     assert x.shape == (2000, 6)
-    assert np.all(x >= 0) and np.all(x <= 600)
+    assert np.all(x >= 0) and np.all(x <= 480)
     d = inst["lane_dir"][inst["veh_lane"]]
     step = np.diff(x, axis=0) * d[None, :]
     normal = step > 0
@@ -444,7 +447,8 @@ def test_oracle_bounds_every_strategy_on_smoke(index):
         values[name] = p.objective(inst, s)
         assert 0 < values[name] <= ref + 1e-12, (name, values[name], ref)
         m = p.metrics(inst, s)
-        assert m["outage_ratio"] + m["interfered_share"] + values[name] == pytest.approx(1.0)
+        assert m["outage_ratio"] + m["interference_ratio"] + values[name] == pytest.approx(1.0)
+        assert m["service_period_ratio"] == pytest.approx(values[name])
         # no preemption: a connection ends only when its vehicle leaves the beam (or at the end)
         conn = sim.scenario(inst).connections(s["assign"].astype(np.int64), np.zeros(s["assign"].shape, bool))
         ends = conn["start"] + conn["steps"]
@@ -466,3 +470,153 @@ def test_shipped_smoke_references_match():
         rec = refs[inst.hash]  # the generator still produces the shipped instance
         _, st = get_solver("oracle-bound").solve(inst.readonly())
         assert rec["status"] == "opt" and st["value"] == pytest.approx(rec["value"], abs=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# the paper's definitions (generator version 2)
+# ---------------------------------------------------------------------------
+
+
+def test_authors_layout():
+    """The default layout is the authors' (cfoh/beam-analysis, numerical-check.py, test10/test11)."""
+    from mmopt.problems.highway_sector_beams.layout import GENERATOR_VERSION, analysed_beam, lane_coverage
+
+    lay = paper_layout()
+    assert GENERATOR_VERSION == 2
+    assert lay["section"].tolist() == [0.0, 480.0]
+    assert lay["lane_y"].tolist() == [-10.0, -6.0, -2.0, 2.0, 6.0, 10.0]       # 4 m lanes, 24 m road
+    assert lay["lane_dir"].tolist() == [-1, -1, -1, 1, 1, 1]
+    assert lay["road_y"].tolist() == [-12.0, 12.0]                                # D_k = 40 - 12 = 28 m
+    assert lay["bs_xy"].tolist() == [[100, -40], [220, -40], [360, -40], [90, 40], [210, 40], [340, 40]]
+    deg = np.round(np.degrees(lay["beam_theta"])) % 360
+    assert deg.tolist() == [150, 90, 30] * 3 + [210, 270, 330] * 3             # the authors' beam[s][j] = 3 s + j
+    cov = lane_coverage(lay)
+    assert cov.shape == (18, 6) and np.all(cov > 33)
+    assert np.all(np.abs(cov.mean(axis=1) - 46.0) < 0.5)                        # about 46 m of lane per beam
+    north = [1, 4, 7]
+    assert cov[north].mean(axis=1) == pytest.approx([2 * math.tan(math.radians(30)) * 40] * 3)
+    # the beam of Figs. 4-5: beam[1][1] against the three beams of beam[4] (test10)
+    assert analysed_beam(lay) == (4, [12, 13, 14])
+    # version 1's guess: north-pointing beams cover 17 m of a lane, diagonal ones 70 m
+    old = lane_coverage(paper_layout({"layout": "mmopt-v1"})).mean(axis=1)
+    assert old[north] == pytest.approx([17.3] * 3, abs=0.1) and old[0] == pytest.approx(69.7, abs=0.1)
+    p = get_problem(PROB)
+    inst = p.generate("smoke", 0)
+    assert inst.meta["params"]["generator_version"] == 2 and np.array_equal(inst["bs_xy"], lay["bs_xy"])
+    with pytest.raises(Exception, match="generator_version"):
+        p.make_instance({"n_vehicles": 2, "duration_s": 1.0, "generator_version": 1}, np.random.default_rng(0))
+    v1 = p.make_instance({"n_vehicles": 2, "duration_s": 1.0, "layout": "mmopt-v1"}, np.random.default_rng(0))
+    assert v1["section"][1] == 600.0 and v1["lane_y"][-1] == pytest.approx(8.75)
+
+
+def test_connections_total_interference_free_distance():
+    """Eq. (10) integrates over the whole connection: the free distance is the distance driven during all
+    interference-free steps, not only until the first interfered one."""
+    inst = tiny_instance(0, n_steps=10)
+    # beam 1 (the analysed beam) serves vehicle 0 during steps 0-7; beam 0 serves vehicle 1 during
+    # steps 2-4, when both vehicles are inside both sectors: 3 interfered steps in the middle
+    A = np.full((10, 2), -1, dtype=np.int64)
+    A[0:8, 1] = 0
+    A[2:5, 0] = 1
+    sc = sim.Scenario(inst)
+    interf, _ = sc.evaluate(A)
+    c = sc.connections(A, interf)
+    k = int(np.flatnonzero(c["beam"] == 1)[0])
+    assert c["steps"][k] == 8 and c["distance"][k] == pytest.approx(0.8)
+    assert c["free_distance"][k] == pytest.approx(0.5)          # 5 free steps of 0.1 m
+    assert c["free_distance_first"][k] == pytest.approx(0.2)    # version 1: steps 0-1 only
+    assert c["interfered"][k] and not c["censored"][k]
+    # a connection that starts interfered: version 1 gives 0, eq. (10) the free remainder
+    B = A.copy()
+    B[:, 0] = -1
+    B[0:3, 0] = 1
+    interf, _ = sc.evaluate(B)
+    c = sc.connections(B, interf)
+    k = int(np.flatnonzero(c["beam"] == 1)[0])
+    assert c["free_distance_first"][k] == 0.0 and c["free_distance"][k] == pytest.approx(0.5)
+    # fully interfered: zero under both definitions (Fig. 4's atom)
+    C = np.full((10, 2), -1, dtype=np.int64)
+    C[0:4, 1] = 0
+    C[0:4, 0] = 1
+    interf, _ = sc.evaluate(C)
+    c = sc.connections(C, interf)
+    assert np.all(c["free_distance"] == 0.0)
+
+
+def test_metrics_use_the_papers_definitions():
+    """Time shares over the whole time on the section (T_E); distances of the analysed beam's finished
+    connections after the exploration phase; version 1's definitions under explicit names."""
+    from mmopt.problems.highway_sector_beams import analysed_connections
+
+    p = get_problem(PROB)
+    inst = tiny_instance(0, n_steps=10)
+    A = np.full((10, 2), -1, dtype=np.int16)
+    A[0:8, 1] = 0
+    A[2:5, 0] = 1
+    s = {"assign": A}
+    m = p.metrics(inst, s)
+    total = 2 * 10
+    assert m["interference_ratio"] == pytest.approx(6 / total)          # 3 steps x 2 beams interfered
+    assert m["service_period_ratio"] == pytest.approx(5 / total) == pytest.approx(p.objective(inst, s))
+    assert m["outage_ratio"] == pytest.approx((total - 11) / total)
+    assert m["interference_ratio_service"] == pytest.approx(6 / 11)    # version 1: / service time
+    assert m["service_period_ratio_covered"] == pytest.approx(11 / 20)  # both vehicles inside a beam throughout
+    # Figs. 4-5: the analysed beam (1) only; its connection is finished (ends at step 8 < 10)
+    assert m["analysed_connections"] == 1 and m["mean_free_distance_m"] == pytest.approx(0.5)
+    assert m["zero_free_connections"] == 0.0 and m["mean_service_distance_m"] == pytest.approx(0.8)
+    assert m["mean_free_distance_first_m"] == pytest.approx((0.2 + 0.0) / 2)  # v1: both beams, from the start
+    # a connection running at the end is left out
+    A2 = A.copy()
+    A2[8:, 1] = 0
+    assert p.metrics(inst, {"assign": A2})["analysed_connections"] == 0
+    # so is one that starts during the exploration phase
+    s3 = {"assign": A, "explore_until": np.array(0.05)}
+    assert analysed_connections(inst, s3).sum() == 0
+    m3 = p.metrics(inst, s3)
+    assert m3["analysed_connections"] == 0
+    assert m3["interference_ratio_explore"] == 0.0 and m3["free_ratio_explore"] == pytest.approx(0.5)
+    assert m3["interference_ratio_exploit"] == pytest.approx(6 / 18)
+    d = p.cell_data(inst, s)
+    assert d["free_distance"] == [0.5]
+    tl = d["timeline"]
+    assert np.allclose(np.add(np.add(tl["service"], tl["interference"]), tl["outage"]), 1.0)
+
+
+def test_macol_picks_at_random_by_default():
+    """Algorithm 1, lines 5 and 18: 'Select a vehicle randomly'."""
+    solver = get_solver("macol", PROB)
+    assert solver.params["pick"] == "random" and solver.version >= 3
+    p = get_problem(PROB)
+    inst = p.generate("smoke", 0).readonly()
+    a_def, _ = solver.solve(inst, explore_s=60.0)
+    a_rnd, _ = solver.solve(inst, explore_s=60.0, pick="random")
+    a_snr, _ = solver.solve(inst, explore_s=60.0, pick="best-snr")
+    assert np.array_equal(a_def["assign"], a_rnd["assign"])
+    assert not np.array_equal(a_def["assign"], a_snr["assign"])
+    # random picks are not always the nearest vehicle: at some connection start another candidate was nearer
+    sc = sim.scenario(inst)
+    ins = sc.inside_all()
+    A = a_def["assign"].astype(np.int64)
+    conn = sc.connections(A, np.zeros(A.shape, bool))
+    nearer = 0
+    for b, v, t in zip(conn["beam"], conn["vehicle"], conn["start"]):
+        busy = set(A[t][A[t] >= 0]) - {v}
+        cand = [u for u in np.flatnonzero(ins[t, b]) if u not in busy]
+        d2 = [(sc.x[t, u] - sc.beams.x[b]) ** 2 + (sc.y[u] - sc.beams.y[b]) ** 2 for u in cand]
+        nearer += min(d2) < (sc.x[t, v] - sc.beams.x[b]) ** 2 + (sc.y[v] - sc.beams.y[b]) ** 2
+    assert nearer > 0
+
+
+def test_fig4_curve_comparison():
+    from mmopt.problems.highway_sector_beams.layout import analysed_mean_service_distance, analysed_service_distance_cdf
+    from mmopt.problems.highway_sector_beams.problem import compare_with_curves
+
+    lay = paper_layout()
+    l = np.linspace(0, 100, 101)
+    F0, F2 = analysed_service_distance_cdf(lay, l, 0.0), analysed_service_distance_cdf(lay, l, 0.2)
+    assert np.all(F2 >= F0 - 1e-12)
+    # the three neighbours tile the analysed beam's road area: d_zeta = (1 - p) tau
+    assert analysed_mean_service_distance(lay, 0.2) == pytest.approx(0.8 * analysed_mean_service_distance(lay, 0.0))
+    assert compare_with_curves(F0, F0, F2)["right"] == 1.0
+    assert compare_with_curves(0.5 * (F0 + F2), F0, F2)["between"] > 0.9
+    assert compare_with_curves(np.minimum(1.0, F2 + 0.05), F0, F2)["left"] > 0.7  # not where F2 reaches 1

@@ -11,15 +11,16 @@ and the problem class with its solver helpers.
 from .analysis import (CASE_ARC, CASE_LEFT, CASE_RIGHT, Beam, Road, beam_road_area, interfered_area,
                        interference_free_distance, interference_probability, mean_service_distance,
                        sector_distance_cdf, service_distance_cdf, travel_distance, verify_case_geometry)
-from .layout import layout_beams, layout_neighbours, layout_road, paper_layout
-from .problem import HighwaySectorBeams, connection_distances, empty_solution
+from .layout import (GENERATOR_VERSION, analysed_beam, lane_coverage, layout_beams, layout_neighbours, layout_road,
+                     paper_layout)
+from .problem import HighwaySectorBeams, analysed_connections, connection_distances, empty_solution
 
 __all__ = [
     "CASE_ARC", "CASE_LEFT", "CASE_RIGHT", "Beam", "Road", "beam_road_area", "interference_free_distance",
     "interference_probability", "interfered_area", "mean_service_distance", "sector_distance_cdf",
     "service_distance_cdf", "travel_distance", "verify_case_geometry",
-    "layout_beams", "layout_neighbours", "layout_road", "paper_layout",
-    "HighwaySectorBeams", "connection_distances", "empty_solution",
+    "GENERATOR_VERSION", "analysed_beam", "lane_coverage", "layout_beams", "layout_neighbours", "layout_road",
+    "paper_layout", "HighwaySectorBeams", "analysed_connections", "connection_distances", "empty_solution",
 ]
 
 #: the problem's solvers, imported on first use (Gymnasium-style entry points, ``module:function``);

@@ -70,6 +70,15 @@ radius :math:`R_B`, beamwidth :math:`\Omega_B`; a point at polar coordinates
   (:func:`interference_free_distance`; an atom at 0 for starts inside an
   active sector). :func:`interfered_area` is eq. (8),
   :math:`A_I(k) = |S_b \cap S_k \cap \text{road}|`.
+
+**The analysis assumes uniform starts.** Every CDF here averages over
+connection starts uniform on the road part of the beam (eq. (12), the
+saturated load of Sec. IV-B: the beam picks a vehicle anywhere in it). In
+the time-stepped highway (:mod:`mmopt.problems.highway_sector_beams.scenario`)
+a beam picks a vehicle when it becomes free, often where the vehicle enters
+the beam, so simulated connections are longer than the analysis predicts at
+the same activity p: a strategy that avoids interference lies on or right of
+the p = 0 curve.
 """
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ def _floats(text: str | None, what: str, n: int | None = None):
 @click.command("highway-cdf")
 @click.option("--l", "dist", default=None, help="Distances in m (comma separated; default a grid).")
 @click.option("--p", "p", default="0", show_default=True, help="Neighbour activity probabilities (comma separated).")
-@click.option("--beam-index", type=int, default=None, help="A beam of the paper's layout (0..17).")
+@click.option("--beam-index", type=int, default=None,
+              help="A beam of the paper's layout (0..17; 4: the beam Figs. 4-5 analyse).")
 @click.option("--beam", default=None, help="Explicit beam x,y,theta,radius,width (m, rad).")
 @click.option("--road", default=None, help="Explicit road y_low,y_high,y_split (m).")
 @click.option("--neighbour", "neighbours", multiple=True, help="Neighbour beam x,y,theta,radius,width (repeatable).")
@@ -74,7 +75,7 @@ def highway_cdf_json(l: Sequence[float] | None = None, *, p: float | Sequence[fl
     p : float or sequence of float
         One curve per value: every neighbour active with probability ``p``.
     beam_index : int, optional
-        A beam of the paper's layout (0..17) with its eq. (8) neighbours.
+        A beam of the paper's layout (0..17; 4 is the beam Figs. 4-5 analyse) with its eq. (8) neighbours.
         Without it (and without ``beam``) the road-area-weighted mixture over
         the 18 beams is returned.
     beam : (x, y, theta, radius, width), optional

@@ -16,16 +16,46 @@ problem instance that describe it. Built on the sector geometry of
 * :func:`layout_service_distance_cdf`, :func:`layout_mean_service_distance`
   -- the road-area-weighted mixture over the beams of the service-distance
   CDF, eqs. (3)-(4) for p = 0 and (10)-(12) otherwise, and of its mean;
+* :func:`lane_coverage` -- the length of each lane inside each beam;
+* :func:`analysed_beam`, :func:`analysed_service_distance_cdf`,
+  :func:`analysed_mean_service_distance` -- the one beam Figs. 4-5 analyse
+  and its eq. (10)-(12) CDF against its neighbours. Every CDF here assumes
+  that a connection starts uniformly on the road part of the beam
+  (eq. (12)); simulated connections start where the beam picks the
+  vehicle, often at the beam's entrance;
+* ``LAYOUTS`` -- the named layouts, ``GENERATOR_VERSION`` -- the version
+  of the instances they generate;
 * ``RADIO_DEFAULTS`` -- the radio parameters (Table II) and the eq. (1)
   path loss; ``MOBILITY_DEFAULTS`` -- vehicle speeds and the time step.
 
-Modelling choices not fixed by the paper's text available to us (stated so
-that they can be changed): BS spacing 150 m per side, the two sides
-staggered by 75 m, BSs 4.5 m from the road edge, lanes 3.5 m wide, a 600 m
-section; the eq. (1) path loss is the 3GPP TR 38.901 UMi line-of-sight form
-:math:`PL = 32.4 + 20\log_{10} f_{GHz} + 21\log_{10} d` (61.34 dB at 1 m,
-21 dB/decade at 28 GHz), no shadowing; ideal sector antennas (9 dB inside,
-nothing outside).
+The default layout, ``layout="paper"``, is the authors' own: the highway of
+their published numerical code (C. H. Foh, https://github.com/cfoh/beam-analysis,
+``numerical-check.py``, ``test10``/``test11``, the code cited under Fig. 3
+of the paper): south BSs at x = 100, 220, 360 m and north BSs at x = 90,
+210, 340 m, 40 m from the centre line (``D_k`` = 28 m from the road edge),
+a 24 m road of 6 lanes of 4 m (3 per direction, lane centres at
+|y| = 2, 6, 10 m; north lanes drive towards +x), beams of 80 m and 60
+degrees pointing at 150, 90, 30 degrees (south BSs) and 210, 270, 330
+degrees (north BSs). The section is 480 m long (x from 0 to 480 m; the
+numerical code fixes no section, 480 m holds every beam's stretch of lane,
+x = 16..434 m). Every beam covers about 46 m of a
+lane on average (:func:`lane_coverage`). The paper analyses one beam, the
+north-pointing beam of the middle south BS (``beam[1][1]`` in the authors'
+code), against the 3 beams of the BS opposite it (``beam[4][0..2]``):
+:func:`analysed_beam`.
+
+``layout="mmopt-v1"`` is the layout of generator version 1, a guess made
+before the authors' code was found (BS spacing 150 m per side, staggered
+by 75 m, BSs 4.5 m from the road edge, 3.5 m lanes, a 600 m section); its
+north-pointing beams cover 17 m of a lane against 70 m for the diagonal
+ones. It is kept for comparison only.
+
+Beams are numbered as in the authors' code: the south BSs first, then the
+north ones, each BS's 3 beams from west to east (beam ``3 s + j`` is beam
+``j`` of BS ``s``). Radio: the eq. (1) path loss is the 3GPP TR 38.901 UMi
+line-of-sight form :math:`PL = 32.4 + 20\log_{10} f_{GHz} + 21\log_{10} d`
+(61.34 dB at 1 m, 21 dB/decade at 28 GHz), no shadowing; ideal sector
+antennas (9 dB inside, nothing outside).
 """
 from __future__ import annotations
 
@@ -37,21 +67,42 @@ import numpy as np
 from .analysis import TWO_PI, Beam, Road, beam_road_area, chord, mean_service_distance, service_distance_cdf
 
 __all__ = [
-    "LAYOUT_DEFAULTS", "RADIO_DEFAULTS", "MOBILITY_DEFAULTS", "paper_layout", "layout_beams", "layout_road",
-    "layout_neighbours", "layout_service_distance_cdf", "layout_mean_service_distance",
+    "GENERATOR_VERSION", "LAYOUTS", "LAYOUT_DEFAULTS", "RADIO_DEFAULTS", "MOBILITY_DEFAULTS", "paper_layout",
+    "layout_beams", "layout_road", "layout_neighbours", "lane_coverage", "analysed_beam",
+    "layout_service_distance_cdf", "layout_mean_service_distance", "analysed_service_distance_cdf",
+    "analysed_mean_service_distance",
 ]
 
-LAYOUT_DEFAULTS = {
-    "section_m": 600.0,
-    "lanes_per_direction": 3,
-    "lane_width_m": 3.5,
-    "bs_offset_m": 4.5,  # from the road edge
-    "bs_x_north_m": [112.5, 262.5, 412.5],
-    "bs_x_south_m": [187.5, 337.5, 487.5],
-    "beam_radius_m": 80.0,
-    "beam_width_deg": 60.0,
-    "beams_per_bs": 3,
+#: generator version of ``highway-sector-beams``: 1 = the ``mmopt-v1`` layout (a guess), BSs listed north
+#: first; 2 = the authors' layout (``paper``), beams numbered as in the authors' code
+GENERATOR_VERSION = 2
+
+#: named layouts: ``paper`` (the authors' code, the default) and ``mmopt-v1`` (generator version 1)
+LAYOUTS = {
+    "paper": {
+        "section_m": 480.0,
+        "lanes_per_direction": 3,
+        "lane_width_m": 4.0,
+        "bs_offset_m": 28.0,  # D_k: from the BS to the road edge
+        "bs_x_south_m": [100.0, 220.0, 360.0],
+        "bs_x_north_m": [90.0, 210.0, 340.0],
+        "beam_radius_m": 80.0,
+        "beam_width_deg": 60.0,
+        "beams_per_bs": 3,
+    },
+    "mmopt-v1": {
+        "section_m": 600.0,
+        "lanes_per_direction": 3,
+        "lane_width_m": 3.5,
+        "bs_offset_m": 4.5,
+        "bs_x_south_m": [187.5, 337.5, 487.5],
+        "bs_x_north_m": [112.5, 262.5, 412.5],
+        "beam_radius_m": 80.0,
+        "beam_width_deg": 60.0,
+        "beams_per_bs": 3,
+    },
 }
+LAYOUT_DEFAULTS = LAYOUTS["paper"]
 RADIO_DEFAULTS = {
     "tx_power_dbm": 20.0,
     "beam_gain_db": 9.0,
@@ -64,30 +115,43 @@ RADIO_DEFAULTS = {
 MOBILITY_DEFAULTS = {"speed_kmh": [80.0, 110.0], "dt_s": 0.1}
 
 
+def _layout_params(params: Mapping | None) -> dict:
+    params = dict(params or {})
+    name = str(params.get("layout", "paper"))
+    if name not in LAYOUTS:
+        raise ValueError(f"unknown layout '{name}' (choose from {', '.join(LAYOUTS)})")
+    return {**LAYOUTS[name], **params}
+
+
 def paper_layout(params: Mapping | None = None) -> dict[str, np.ndarray]:
     """Layout arrays (road, lanes, BSs, beams) of the paper's highway.
 
+    ``params["layout"]`` names a preset of ``LAYOUTS`` (default ``"paper"``,
+    the authors' layout); the keys of the preset may be overridden one by one.
     Lanes with ``y >= 0`` (north) drive towards +x, the others towards -x.
-    North BSs face south: beams pointing at -150, -90, -30 degrees; south
-    BSs face north: 30, 90, 150 degrees (for 3 beams of 60 degrees).
+    BSs are listed south first, then north, each side from west to east;
+    each BS's beams from west to east: south BSs (facing north) at 150, 90,
+    30 degrees, north BSs (facing south) at -150, -90, -30 degrees (for 3
+    beams of 60 degrees), as in the authors' code.
     """
-    P = {**LAYOUT_DEFAULTS, **(params or {})}
+    P = _layout_params(params)
     nl = int(P["lanes_per_direction"])
     lw = float(P["lane_width_m"])
     half = nl * lw
     lane_y = np.concatenate([-(np.arange(nl)[::-1] + 0.5) * lw, (np.arange(nl) + 0.5) * lw])
     lane_dir = np.concatenate([-np.ones(nl, dtype=np.int64), np.ones(nl, dtype=np.int64)])
     yb = half + float(P["bs_offset_m"])
-    bs = [(x, yb) for x in P["bs_x_north_m"]] + [(x, -yb) for x in P["bs_x_south_m"]]
+    bs = [(x, -yb) for x in sorted(P["bs_x_south_m"])] + [(x, yb) for x in sorted(P["bs_x_north_m"])]
     bs_xy = np.array(bs, dtype=float)
     k = int(P["beams_per_bs"])
     width = math.radians(float(P["beam_width_deg"]))
     offs = (np.arange(k) - (k - 1) / 2) * width
     theta, beam_bs = [], []
     for s, (_, y) in enumerate(bs):
-        facing = -math.pi / 2 if y > 0 else math.pi / 2
+        # west to east: a south BS (facing +90 deg) turns clockwise, a north BS (facing -90 deg) anticlockwise
+        facing, turn = (math.pi / 2, -1.0) if y < 0 else (-math.pi / 2, 1.0)
         for o in offs:
-            theta.append(math.remainder(facing + o, TWO_PI))
+            theta.append(math.remainder(facing + turn * o, TWO_PI))
             beam_bs.append(s)
     B = len(theta)
     return {
@@ -155,6 +219,46 @@ def layout_neighbours(instance: Mapping[str, np.ndarray], *, on: str = "lanes") 
     return out
 
 
+def lane_coverage(instance: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Length (m) of each lane's centre line inside each beam, ``(B, K)``.
+
+    In the authors' layout every beam covers 34.6 to 57.7 m of a lane, 46.2 m
+    on average over the 6 lanes (north-pointing beams: ``2 tan(30 deg) d`` at
+    distance ``d`` = 30..50 m from the BS).
+    """
+    ly = np.asarray(instance["lane_y"], dtype=float)
+    out = []
+    for bm in layout_beams(instance):
+        lo, hi = chord(bm, ly)
+        out.append(np.nan_to_num(hi - lo, nan=0.0))
+    return np.array(out)
+
+
+def analysed_beam(instance: Mapping[str, np.ndarray]) -> tuple[int, list[int]] | None:
+    """The beam the paper analyses in Figs. 4-5 and the beams that can interfere with it.
+
+    The north-pointing beam (pointing angle nearest to +90 degrees) of the
+    middle BS south of the road (by x; of an even number, the western one of
+    the middle two), with its eq. (8) neighbours (``layout_neighbours(on="road")``).
+    In the authors' layout these are the authors' ``beam[1][1]`` and the 3
+    beams of the BS opposite it, ``beam[4][0..2]`` (their ``test10``): beams
+    4 and 12, 13, 14 here. ``None`` when no BS lies south of the road.
+    """
+    xy = np.asarray(instance["bs_xy"], dtype=float)
+    bb = np.asarray(instance["beam_bs"])
+    th = np.asarray(instance["beam_theta"], dtype=float)
+    yc = float(np.mean(instance["road_y"]))
+    south = np.flatnonzero(xy[:, 1] < yc)
+    if south.size == 0:
+        return None
+    s = int(south[np.argsort(xy[south, 0], kind="stable")[(south.size - 1) // 2]])
+    own = np.flatnonzero(bb == s)
+    if own.size == 0:
+        return None
+    k = int(own[np.argmin([abs(math.remainder(float(t) - math.pi / 2, TWO_PI)) for t in th[own]])])
+    return k, layout_neighbours(instance, on="road")[k]
+
+
 def layout_service_distance_cdf(instance: Mapping[str, np.ndarray], l, p=0.0, beams: Sequence[int] | None = None,
                                 *, model: str = "eq10") -> np.ndarray:
     """Road-area-weighted mixture over beams of :func:`service_distance_cdf`.
@@ -193,3 +297,26 @@ def layout_mean_service_distance(instance: Mapping[str, np.ndarray], p=0.0, *, m
         acc += A * mean_service_distance(bm, road, [allb[k] for k in nbr[b]], p, model=model)
         tot += A
     return acc / tot
+
+
+def analysed_service_distance_cdf(instance: Mapping[str, np.ndarray], l, p=0.0, *, model: str = "eq10") -> np.ndarray:
+    """:func:`service_distance_cdf` of the :func:`analysed_beam` against its neighbours (Fig. 4's curves).
+
+    Like every CDF of the analysis it assumes a connection starts uniformly
+    on the road part of the beam (eq. (12)); a simulated connection starts
+    where its beam picks the vehicle, often at the beam's entrance.
+    """
+    kb = analysed_beam(instance)
+    if kb is None:
+        raise ValueError("the layout has no BS south of the road (no analysed beam)")
+    beams = layout_beams(instance)
+    return service_distance_cdf(beams[kb[0]], layout_road(instance), l, [beams[i] for i in kb[1]], p, model=model)
+
+
+def analysed_mean_service_distance(instance: Mapping[str, np.ndarray], p=0.0, *, model: str = "eq10") -> float:
+    """Mean of :func:`analysed_service_distance_cdf` (m)."""
+    kb = analysed_beam(instance)
+    if kb is None:
+        raise ValueError("the layout has no BS south of the road (no analysed beam)")
+    beams = layout_beams(instance)
+    return mean_service_distance(beams[kb[0]], layout_road(instance), [beams[i] for i in kb[1]], p, model=model)

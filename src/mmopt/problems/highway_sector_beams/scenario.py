@@ -310,13 +310,18 @@ class Scenario:
 
         Returns a dict of arrays, one entry per connection: ``beam``,
         ``vehicle``, ``start`` (step), ``steps``, ``distance`` (m driven while
-        served), ``free_distance`` (m driven from the start until the first
-        interfered step, the interference-free service distance),
+        served), ``free_distance`` (m driven during the connection's
+        interference-free steps: the total interference-free service distance
+        of eq. (10), which integrates over the whole connection),
+        ``free_distance_first`` (m driven from the start until the first
+        interfered step: generator version 1's definition, which is 0 for a
+        connection that starts interfered even when most of it is free),
         ``interfered`` (any interfered step), ``censored`` (still running at
         the last step).
         """
-        out = {k: [] for k in ("beam", "vehicle", "start", "steps", "distance", "free_distance",
-                               "interfered", "censored")}
+        keys = ("beam", "vehicle", "start", "steps", "distance", "free_distance", "free_distance_first",
+                "interfered", "censored")
+        out = {k: [] for k in keys}
         T = A.shape[0]
         for b in range(A.shape[1]):
             a = A[:, b].astype(np.int64)
@@ -328,11 +333,12 @@ class Scenario:
             sidx = np.flatnonzero(start)
             run = np.cumsum(start) - 1  # run id of served steps
             ds = np.where(served, self.speed[np.arange(T), np.maximum(a, 0)] * self.dt, 0.0)
+            bad = served & interfered[:, b]
             csum = np.concatenate(([0.0], np.cumsum(ds)))
+            cfree = np.concatenate(([0.0], np.cumsum(np.where(bad, 0.0, ds))))
             # end (exclusive) of each run
             nxt = np.concatenate((a[1:], [-2]))
             eidx = np.flatnonzero(served & (a != nxt)) + 1
-            bad = served & interfered[:, b]
             first_bad = eidx.copy()
             bt = np.flatnonzero(bad)
             if bt.size:
@@ -342,7 +348,8 @@ class Scenario:
             out["start"].append(sidx)
             out["steps"].append(eidx - sidx)
             out["distance"].append(csum[eidx] - csum[sidx])
-            out["free_distance"].append(csum[first_bad] - csum[sidx])
+            out["free_distance"].append(cfree[eidx] - cfree[sidx])
+            out["free_distance_first"].append(csum[first_bad] - csum[sidx])
             out["interfered"].append(first_bad < eidx)
             out["censored"].append(eidx == T)
         if not out["beam"]:

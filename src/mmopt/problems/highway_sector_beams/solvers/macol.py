@@ -31,8 +31,10 @@ interfered ones (bit/s/Hz; the SINR is the SNR in the geometric model). The
 agent learns it from the link's own acknowledgements only: no agent knows
 where the other beams' vehicles are.
 
-Which vehicle a serving agent picks is ``pick`` (``best-snr`` by default,
-``random``); the order in which free agents decide within a step is random.
+Which vehicle a serving agent picks is ``pick``: ``random`` by default, as
+Algorithm 1 says ("Select a vehicle randomly", lines 5 and 18), or
+``best-snr`` (the nearest vehicle; the default of solver version 2); the
+order in which free agents decide within a step is random.
 """
 from __future__ import annotations
 
@@ -71,8 +73,8 @@ class _Agent:
         return sum(self.value.values()) / len(self.value)
 
 
-@solver("macol", problems=[PROBLEM], kind="distributed", version=2)
-def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: str = "best-snr", seed: int = 0):
+@solver("macol", problems=[PROBLEM], kind="distributed", version=3)
+def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: str = "random", seed: int = 0):
     """MACOL (Algorithm 1): per-beam contextual agents that serve or back off.
 
     Parameters
@@ -82,7 +84,7 @@ def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: st
     epsilon : float
         Exploration probability after the explore-first period.
     pick : str
-        ``best-snr`` or ``random``: which vehicle a serving beam picks.
+        ``random`` (Algorithm 1, lines 5 and 18) or ``best-snr``: which vehicle a serving beam picks.
     seed : int
         Random seed (decision order, epsilon draws, random picks).
     """
