@@ -1,4 +1,5 @@
-"""Tests of ``trajectory-assoc``: objective by hand, DP vs brute force vs MILP, baselines, generator."""
+"""Tests of ``trajectory-assoc``: objective by hand, DP vs brute force vs MILP, the Alg. 1 class optimum vs brute
+force, baselines, generator."""
 from __future__ import annotations
 
 import itertools
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from mmopt.api import InputError, Instance
+from mmopt.problems.trajectory_assoc import alg1_triggers, draw_realisations, off_trigger_switches, simulate
 from mmopt.references import load_references
 from mmopt.registry import get_problem, get_solver
 
@@ -58,7 +60,8 @@ def test_objective_by_hand_handover_tracking_penalty():
     # handover back and forth: every change pays tau_c / 3
     assert value(inst, (1, 0, 1)) == pytest.approx(0.8 + 2.0 + 4.0 - 100)
     m = P.metrics(inst, sol(0, 1, 1))
-    assert m == {"aggregate_gamma": pytest.approx(11.7), "handovers": 1.0, "slots_below_thr": 0.0}
+    assert m == {"aggregate_gamma": pytest.approx(11.7), "handovers": 1.0, "slots_below_thr": 0.0,
+                 "alg1_violations": 0.0}
     m = P.metrics(inst, sol(1, 0, 1))
     assert m["handovers"] == 2.0 and m["slots_below_thr"] == 1.0
 
@@ -179,7 +182,7 @@ def test_dp_equals_milp_on_every_suite_instance():
 
 
 def test_shipped_references_match_generator_and_dp():
-    for suite, idx in (("smoke", range(8)), ("small", (0, 5, 19)), ("paper", (0, 4, 11, 47))):
+    for suite, idx in (("smoke", range(8)), ("small", (0, 19)), ("paper", (5, 47))):
         refs = load_references(P.name, suite)
         assert len(refs) == P.suite(suite).count
         for i in idx:
@@ -189,6 +192,10 @@ def test_shipped_references_match_generator_and_dp():
             assert rec["status"] == "opt" and rec["index"] == i
             _, st = get_solver("dp").solve(inst.readonly())
             assert st["value"] == pytest.approx(rec["value"], rel=1e-9, abs=1e-9)
+            # the record keeps the Alg. 1 class optimum for rule_gap / class_gap
+            _, st1 = get_solver("dp-alg1").solve(inst.readonly())
+            assert rec["solution"]["class_optimum"] == pytest.approx(st1["value"], rel=1e-9, abs=1e-9)
+            assert st1["value"] <= rec["value"] + 1e-9
 
 
 # ---------------------------------------------------------------------------
@@ -199,11 +206,11 @@ def test_shipped_references_match_generator_and_dp():
 def test_generator_deterministic_sizes_and_sweep():
     a, b = P.generate("smoke", 3), P.generate("smoke", 3)
     assert a.hash == b.hash and a.hash != P.generate("smoke", 4).hash
-    assert a["rate"].shape == (20, 3) and a["train_rate"].shape == (2, 20, 3)
+    assert a["rate"].shape == (20, 3) and a["train_rate"].shape == (50, 20, 3) and a["val_rate"].shape == (1, 20, 3)
     assert int(P.generate("smoke", 0)["initial_bs"]) == -1 and 0 <= int(P.generate("smoke", 1)["initial_bs"]) < 3
     big = P.generate("paper", 4)  # M = 500, NB = 10, the largest instance
     assert big["rate"].shape == (500, 10) and big.meta["params"]["M"] == 500
-    assert sum(v.nbytes for v in big.values()) < 500_000
+    assert sum(v.nbytes for v in big.values()) < 5_000_000  # 1 + 50 + 1 realisations
     assert P.generate("paper", 5)["rate"].shape == (300, 3)
     for inst in (a, big):
         r, rt, tt = inst["rate"], inst["rate_track"], inst["tau_track"]
@@ -214,6 +221,14 @@ def test_generator_deterministic_sizes_and_sweep():
         ok = rt >= np.log2(1 + float(inst["snr_thr"])) - 1e-12
         assert np.all(x[~ok] >= 8) and np.all(x[ok] <= 24)  # failed tracking tested the whole neighbourhood
         assert float(inst["tau_ho"]) == pytest.approx(float(inst["tau_c"]) / 3)
+        # the kept beam (before tracking) never beats tracking; Alg. 1 triggers exactly where it misses SNR_thr
+        assert np.all(inst["rate_keep"] <= rt + 1e-12)
+        thr = np.log2(1 + float(inst["snr_thr"]))
+        np.testing.assert_array_equal(alg1_triggers(inst), inst["rate_keep"] < thr - 1e-12)
+    # the evaluated realisation is none of the stored training / validation ones (on a 20-slot walk two blocker
+    # draws may miss every path alike and give equal rates; on 500 slots they never do)
+    for k in ("train_rate", "val_rate"):
+        assert not any(np.array_equal(big[k][r], big["rate"].astype(np.float32)) for r in range(len(big[k])))
     assert big["rate"].max() > 5 and (big["rate"] == 0).any()  # strong links and buildings in the way
 
 
@@ -229,7 +244,8 @@ def test_algorithm2_tracking_order():
         snr[0, 0, prev[0] * n_az + prev[1]] = 100.0  # best beam at point 0
         for de, da in meet_offsets:
             snr[1, 0, (prev[0] + de) * n_az + prev[1] + da] = strong
-        best, tr, x = _tracking(snr, p, n_el, n_az, thr)
+        best, tr, x, keep = _tracking(snr, p, n_el, n_az, thr)
+        assert float(keep[0, 0]) == snr[1, 0, prev[0] * n_az + prev[1]]  # the kept beam's SNR, before tracking
         return float(tr[0, 0]), int(x[0, 0])
 
     assert run([(0, 0)], strong=5.0) == (5.0, 0)           # previous beam still meets: no time
@@ -250,7 +266,8 @@ def test_algorithm2_tracking_order():
 # baselines
 # ---------------------------------------------------------------------------
 
-BASELINES = ("greedy", "reactive-max-snr", "multi-connectivity", "q-learning-handover")
+BASELINES = ("greedy", "greedy-stale", "greedy-alg1", "reactive-max-snr", "multi-connectivity",
+             "q-learning-handover")
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -272,6 +289,7 @@ def test_baselines_feasible_below_optimum_and_online(name):
                 if key == "rate_track":
                     a = np.minimum(a, pert["rate"])
                 pert[key] = a
+            pert["rate_keep"] = np.minimum(inst["rate_keep"], pert["rate_track"])
             s2, _ = get_solver(name, "trajectory-assoc").solve(pert.readonly())
             assert np.array_equal(s2["serving"][:k + 1], s["serving"][:k + 1]), f"{name} looked ahead of slot {k}"
 
@@ -300,8 +318,157 @@ def test_q_learning_deterministic_and_reports_training():
     s1, st1 = get_solver("q-learning-handover").solve(inst, seed=3)
     s2, st2 = get_solver("q-learning-handover").solve(inst, seed=3)
     assert np.array_equal(s1["serving"], s2["serving"])
-    assert st1["train_seconds"] > 0 and st1["train_realisations"] == 4 and st1["episodes"] == 300
+    assert st1["train_seconds"] > 0 and st1["train_realisations"] == 50 and st1["episodes"] == 300
     assert st1["decisions"] >= 1
     no_train = Instance({k: v for k, v in inst.items() if not k.startswith("train_")}, inst.meta)
     with pytest.raises(Exception, match="train"):
         get_solver("q-learning-handover").solve(no_train.readonly())
+
+
+# ---------------------------------------------------------------------------
+# Algorithm 1's policy class: its optimum (dp-alg1) vs brute force, and who obeys the rule
+# ---------------------------------------------------------------------------
+
+
+def obeys_alg1(inst, s) -> bool:
+    """A BS change only where the previous BS triggers (or at the initial access)."""
+    trig = alg1_triggers(inst)
+    prev = int(inst["initial_bs"])
+    for i, j in enumerate(s):
+        if j != prev and prev >= 0 and not trig[i, prev]:
+            return False
+        prev = j
+    return True
+
+
+def brute_force_alg1(inst):
+    M, NB = inst["rate"].shape
+    return max(value(inst, s) for s in itertools.product(range(NB), repeat=M) if obeys_alg1(inst, s))
+
+
+def brute_force_policies(inst):
+    """Independent of the sequence filter: every action at every decision point, played by the rule."""
+    trig = alg1_triggers(inst)
+    M, NB = inst["rate"].shape
+    best = -np.inf
+
+    def walk(i, prev, seq):
+        nonlocal best
+        if i == M:
+            best = max(best, value(inst, seq))
+            return
+        choices = range(NB) if prev < 0 or trig[i, prev] else (prev,)
+        for j in choices:
+            walk(i + 1, j, seq + (j,))
+
+    walk(0, int(inst["initial_bs"]), ())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_class_optimum_equals_brute_force_on_tiny(seed):
+    rng = np.random.default_rng(100 + seed)
+    M, NB = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+    if NB ** M > 800:
+        M = 5
+    inst = random_tiny(rng, M, NB, initial_bs=int(rng.integers(-1, NB)))
+    s, st = get_solver("dp-alg1").solve(inst)
+    assert st["status"] == "opt" and st["bound"] == st["value"]
+    assert P.objective(inst, s) == pytest.approx(st["value"], abs=1e-9)
+    assert obeys_alg1(inst, s["serving"]) and off_trigger_switches(inst, s["serving"]) == 0
+    bf = brute_force_alg1(inst)
+    assert st["value"] == pytest.approx(bf, abs=1e-9)
+    assert brute_force_policies(inst) == pytest.approx(bf, abs=1e-9)
+    _, opt = get_solver("dp").solve(inst)
+    assert st["value"] <= opt["value"] + 1e-9
+    assert opt["reference_solution"]["class_optimum"] == pytest.approx(st["value"], abs=1e-12)
+
+
+def test_class_optimum_by_hand():
+    # BS 0 keeps its beam at slot 2 (no trigger): the class must stay although BS 1 is far better there;
+    # at slot 3 BS 0 triggers (tau_track > 0) and the class may move
+    thr = np.log2(1 + 10 ** 0.2)
+    rate = [[3.0, 0.0], [3.0, 9.0], [3.0, 9.0]]
+    track = [[3.0, 0.0], [3.0, 9.0], [thr + 0.1, 9.0]]
+    tau = [[0.0, 0.0], [0.0, 0.0], [1e-4, 0.0]]
+    inst = make(rate, track, tau, initial_bs=0, snr_thr=np.array(10 ** 0.2))
+    s, st = get_solver("dp").solve(inst)
+    assert list(s["serving"]) == [0, 1, 1]
+    s1, st1 = get_solver("dp-alg1").solve(inst)
+    assert list(s1["serving"]) == [0, 0, 1]
+    assert st1["value"] == pytest.approx(3.0 + 3.0 + 6.0)
+    g, _ = get_solver("greedy").solve(inst)
+    assert list(g["serving"]) == [0, 1, 1] and off_trigger_switches(inst, g["serving"]) == 1
+    ga, _ = get_solver("greedy-alg1").solve(inst)
+    assert list(ga["serving"]) == [0, 0, 1] and off_trigger_switches(inst, ga["serving"]) == 0
+    # rule_gap + class_gap = gap, from the dp record
+    ref = {"value": st["value"], "status": "opt", "solution": st["reference_solution"]}
+    for sol_ in (g, ga, s, s1):
+        m = P.metrics(inst, sol_, reference=ref)
+        gap = (st["value"] - P.objective(inst, sol_)) / abs(st["value"])
+        assert m["rule_gap"] + m["class_gap"] == pytest.approx(gap, abs=1e-12)
+    assert P.metrics(inst, g, reference=ref)["class_gap"] < 0  # breaks the rule and beats the class
+    assert "class_gap" not in P.metrics(inst, g)  # no record, no split
+
+
+ALG1_CLASS = ("greedy-alg1", "reactive-max-snr", "multi-connectivity", "q-learning-handover")
+
+
+@pytest.mark.parametrize("suite,index", [("smoke", 0), ("smoke", 1), ("small", 2), ("paper", 5)])
+def test_alg1_methods_act_only_at_triggers_and_stay_below_the_class_optimum(suite, index):
+    inst = P.generate(suite, index).readonly()
+    _, c = get_solver("dp-alg1").solve(inst)
+    _, opt = get_solver("dp").solve(inst)
+    assert c["value"] <= opt["value"] + 1e-9
+    for name in ALG1_CLASS:
+        s, st = get_solver(name, P.name).solve(inst)
+        assert off_trigger_switches(inst, s["serving"]) == 0, name
+        assert obeys_alg1(inst, s["serving"]), name
+        assert P.objective(inst, s) <= c["value"] + 1e-9, name
+
+
+def test_greedy_alg1_decides_only_at_triggers():
+    inst = P.generate("small", 4).readonly()
+    s, st = get_solver("greedy-alg1").solve(inst)
+    trig = alg1_triggers(inst)
+    prev = int(inst["initial_bs"])
+    decisions = 0
+    for i, j in enumerate(s["serving"]):
+        acts = prev < 0 or trig[i, prev]
+        decisions += acts
+        if not acts:
+            assert j == prev, f"slot {i}: changed BS without a trigger"
+        prev = j
+    assert st["decisions"] == decisions and 0 < decisions < len(s["serving"])
+    # the unrestricted greedy does change BS off the triggers somewhere in the suite
+    assert any(off_trigger_switches(P.generate("small", i), get_solver("greedy").solve(
+        P.generate("small", i).readonly())[0]["serving"]) for i in range(6))
+
+
+def test_greedy_stale_decides_on_the_previous_slot():
+    # the best BS flips at slot 2: greedy follows at once, the stale variant one slot late
+    rate = [[5.0, 1.0], [5.0, 1.0], [1.0, 9.0], [1.0, 9.0], [1.0, 9.0]]
+    inst = make(rate, initial_bs=0)
+    g, _ = get_solver("greedy").solve(inst)
+    st, _ = get_solver("greedy-stale").solve(inst)
+    assert list(g["serving"]) == [0, 0, 1, 1, 1]
+    assert list(st["serving"]) == [0, 0, 0, 1, 1]
+
+
+def test_draw_realisations_by_seed_rebuild_the_geometry():
+    params = {"M": 30, "NB": 3, "n_train": 2, "n_val": 1, "bs_placement": "box"}
+    inst = simulate(params, np.random.default_rng(11))
+    a = draw_realisations(inst, 5, count=2, params=params)
+    b = draw_realisations(inst, 5, count=2, params=params)
+    c = draw_realisations(inst, 6, count=1, params=params)
+    for k in a:
+        assert a[k].shape == (2, 30, 3)
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["rate"][0], c["rate"][0]) and not np.array_equal(a["rate"][0], a["rate"][1])
+    assert not np.array_equal(a["rate"][0], inst["rate"])
+    # without blockers every realisation is the same: the rebuilt geometry reproduces the generator's exactly
+    free = {**params, "blocker_density": 0.0}
+    inst0 = simulate(free, np.random.default_rng(11))
+    d = draw_realisations(inst0, 3, count=1, params=free)
+    for k in ("rate", "rate_track", "tau_track", "rate_keep"):
+        np.testing.assert_array_equal(d[k][0], inst0[k])

@@ -78,20 +78,55 @@ free-space path loss at 28 GHz, ``blocker_loss_db`` = 30 dB for every
 blocker a path crosses below the blocker's height (UE at 1 m, so only the
 part of a path near the UE can be blocked), UE omnidirectional; 10 dBm,
 100 MHz, -174 dBm/Hz, no noise figure (``noise_figure_db`` = 0). Rates are
-Shannon rates of the beamformed SNR, :math:`\log_2(1 + \mathrm{SNR})`. One instance is one trajectory with one
-channel realisation; ``n_train`` further realisations of the same trajectory
-(same streets, BSs and walk, other blockers) are stored for methods that
-learn offline (``train_*`` keys).
+Shannon rates of the beamformed SNR, :math:`\log_2(1 + \mathrm{SNR})`.
 
 Units: SI inside (m, s, W, linear SNR); dB only in the generator parameters.
+
+Realisations
+------------
+One instance is one trajectory (streets, BSs, walk) with one channel
+realisation, the evaluated one (``rate``, ``rate_track``, ``tau_track``,
+``rate_keep``). Every suite also stores ``n_train`` = 50 further realisations
+of the same trajectory (other blockers; ``train_*`` keys) for methods that
+learn offline and ``n_val`` = 1 validation realisation (``val_*``) for their
+model selection; none of them is the evaluated one, and learners never see the
+evaluated one. :func:`~mmopt.problems.trajectory_assoc.scenario.draw_realisations`
+draws any number of new realisations of a trajectory by seed from its stored
+geometry (``ue_start``, ``ue_xy``, ``bs_xy``, ``bs_normal``).
+
+Algorithm 1's policy class and its optimum
+------------------------------------------
+The paper's methods act only at *trigger slots* (Alg. 1): slot ``i`` is a
+trigger for the BS :math:`j_S` that served slot ``i-1`` when that BS's best beam
+of slot ``i-1`` misses SNR\ :sub:`thr` at slot ``i`` (``rate_keep`` below
+:math:`\log_2(1 + \mathrm{SNR}_{thr})`; equivalently Algorithm 2 has to test
+beams, ``tau_track > 0``, or finds none, ``track_ok`` false), and slot 1 when
+``initial_bs = -1``. Elsewhere the UE keeps BS and beam. The *class optimum*
+(solver ``dp-alg1``) is the best serving sequence that changes BS only at
+trigger slots (any BS may be chosen there, staying = beam tracking): the
+optimum over every policy of Alg. 1's class, clairvoyant within the class.
+Every method is scored against both certified values: with :math:`V^*` the
+optimum, :math:`V^*_1` the class optimum and :math:`v` the method's value,
+
+.. math::
+
+    \text{gap} = \underbrace{\frac{V^* - V^*_1}{|V^*|}}_{\texttt{rule\_gap}}
+               + \underbrace{\frac{V^*_1 - v}{|V^*|}}_{\texttt{class\_gap}},
+
+``rule_gap`` the cost of Alg. 1's rule itself, ``class_gap`` the method's
+distance from the best policy that obeys it (negative for a method that breaks
+the rule, such as ``greedy``, and beats the class). The ``dp`` reference keeps
+:math:`V^*_1` in its record (``solution.class_optimum``) for these metrics.
 
 Environment
 -----------
 :mod:`mmopt.problems.trajectory_assoc.env` (Gymnasium id
 ``mmopt/TrajectoryAssoc-v0``, registered by ``import mmopt.envs``) plays
-Algorithm 1 slot by slot on one trajectory, one stored realisation per
-episode, with the reward of eq. (6); its undiscounted return is eq. (5a) of
-the serving sequence played. The learned solvers ``dqn`` and
+Algorithm 1 slot by slot on one trajectory, one realisation per episode (the
+training realisations by default, never the evaluated one unless asked), with
+the reward of eq. (6); its undiscounted return is eq. (5a) of the serving
+sequence played. ``DecisionPointEnv`` wraps it as the semi-Markov decision
+process of the trigger slots. The learned solvers ``dqn`` and
 ``dqn-handover-only`` (``solvers/dqn.py``) learn on it.
 """
 from __future__ import annotations
@@ -108,8 +143,8 @@ from mmopt.reproduce import pct
 
 from .scenario import DEFAULTS, simulate
 
-__all__ = ["TrajectoryAssoc", "slot_gammas", "slot_rewards", "gamma_of", "track_ok", "simulate",
-           "DEFAULTS"]
+__all__ = ["TrajectoryAssoc", "slot_gammas", "slot_rewards", "gamma_of", "track_ok", "alg1_triggers",
+           "simulate", "DEFAULTS"]
 
 # ---------------------------------------------------------------------------
 # Objective helpers shared by the problem and the solvers
@@ -168,9 +203,31 @@ def track_ok(instance: Mapping[str, np.ndarray], rate_track: np.ndarray | None =
     return np.asarray(rate_track) >= np.log2(1.0 + snr_thr) - 1e-12
 
 
-# ---------------------------------------------------------------------------
-# Scenario generator: geometry (vectorised NumPy)
-# ---------------------------------------------------------------------------
+def alg1_triggers(instance: Mapping[str, np.ndarray], rate_track: np.ndarray | None = None,
+                  tau_track: np.ndarray | None = None) -> np.ndarray:
+    """Algorithm 1's trigger slots (M, NB): True where BS ``j`` serving slot ``i-1`` must act at slot ``i``.
+
+    The serving link drops below SNR_thr: the previous slot's best beam of
+    ``j`` misses SNR_thr at slot ``i``, so Algorithm 2 tests beams
+    (``tau_track > 0``) or finds none that meets it (``track_ok`` false).
+    Everywhere else Alg. 1 does nothing (the UE keeps BS and beam). Slot 1 with
+    ``initial_bs = -1`` (initial access) is a decision for every policy and is
+    not part of this table. ``rate_track`` and ``tau_track`` default to the
+    instance's (pass a stored realisation's to get its triggers).
+    """
+    if tau_track is None:
+        tau_track = instance["tau_track"]
+    return (np.asarray(tau_track) > 0) | ~track_ok(instance, rate_track)
+
+
+def off_trigger_switches(instance: Mapping[str, np.ndarray], serving: np.ndarray) -> int:
+    """Number of BS changes at slots where Algorithm 1 does nothing (0 for every policy of its class)."""
+    s = np.asarray(serving, dtype=np.int64)
+    prev = np.concatenate(([int(np.asarray(instance["initial_bs"]))], s[:-1]))
+    trig = alg1_triggers(instance)
+    i = np.arange(len(s))
+    acts = (prev < 0) | trig[i, np.maximum(prev, 0)]
+    return int(np.count_nonzero((s != prev) & ~acts))
 
 
 # ---------------------------------------------------------------------------
@@ -206,6 +263,13 @@ previous slot, so $\mathrm{rate}$, $\mathrm{rate}^{tr}$, $\tau^{tr}$ depend on
 (slot, BS) only and eq. (5) is a longest path over (slot, BS): dynamic
 programming is exact in $O(M N_B)$. Feasibility: every `serving` entry is a BS
 index in $0..N_B-1$. Full statement: `problems/trajectory.tex`.
+
+Second reference, the optimum of Algorithm 1's policy class: the best sequence
+that changes BS only at *trigger slots* (the previous slot's best beam of the
+serving BS misses $\mathrm{SNR}_{thr}$: $\tau^{tr}_{i j_{i-1}} > 0$ or tracking fails,
+and slot 1 when $j_0 = -1$), solved exactly by the same DP with those
+transitions only (`dp-alg1`). Each method's gap splits as
+$(V^* - V^*_1)/|V^*|$ (`rule_gap`, the cost of the rule) $+ (V^*_1 - v)/|V^*|$ (`class_gap`).
 """.strip()
 
 
@@ -233,18 +297,34 @@ class TrajectoryAssoc(Problem):
         Key("lam", "float64", (), "-", "penalty lambda per slot with Gamma_i <= Gamma_thr"),
         Key("initial_bs", "int64", (), "-",
             "BS serving before slot 1; -1: slot 1 is an initial access (counted as a handover)"),
+        Key("rate_keep", "float64", ("M", "NB"), "bit/s/Hz",
+            "log2(1+SNR) at slot i of BS j's best beam of slot i-1 (the beam kept when nothing is done: "
+            "the SNR before tracking, Alg. 1's state and trigger); equal to `rate_track` where absent",
+            required=False),
         Key("snr_thr", "float64", (), "-",
             "SNR_thr as a linear ratio (2 dB); a link whose rate_track < log2(1+snr_thr) is blocked "
             "(used by online baselines)", required=False),
         Key("beta", "float64", (), "s", "time per tested beam pair (tau_track = beta x)", required=False),
         Key("train_rate", "float32", ("R", "M", "NB"), "bit/s/Hz",
             "`rate` in R other channel realisations of the same trajectory (other blockers), "
-            "for offline learning", required=False),
+            "for offline learning (never the evaluated one)", required=False),
         Key("train_rate_track", "float32", ("R", "M", "NB"), "bit/s/Hz",
             "`rate_track` in the training realisations", required=False),
         Key("train_tau_track", "float32", ("R", "M", "NB"), "s",
             "`tau_track` in the training realisations", required=False),
+        Key("train_rate_keep", "float32", ("R", "M", "NB"), "bit/s/Hz",
+            "`rate_keep` in the training realisations", required=False),
+        Key("val_rate", "float32", ("V", "M", "NB"), "bit/s/Hz",
+            "`rate` in V further realisations (validation: model selection of learners)", required=False),
+        Key("val_rate_track", "float32", ("V", "M", "NB"), "bit/s/Hz",
+            "`rate_track` in the validation realisations", required=False),
+        Key("val_tau_track", "float32", ("V", "M", "NB"), "s",
+            "`tau_track` in the validation realisations", required=False),
+        Key("val_rate_keep", "float32", ("V", "M", "NB"), "bit/s/Hz",
+            "`rate_keep` in the validation realisations", required=False),
         Key("ue_xy", "float64", ("M", 2), "m", "UE position at slot i (street grid frame)", required=False),
+        Key("ue_start", "float64", (2,), "m",
+            "UE position just before slot 1 (where the beam tracked at slot 1 was trained)", required=False),
         Key("bs_xy", "float64", ("NB", 2), "m", "BS position (6 m above ground)", required=False),
         Key("bs_normal", "float64", ("NB", 2), "-", "outward wall normal = UPA boresight", required=False),
     )
@@ -252,20 +332,27 @@ class TrajectoryAssoc(Problem):
         Key("serving", "int64", ("M",), "-", "serving BS j_i of slot i (0-based)"),
     )
     suites = {
-        "smoke": Suite("smoke", 8, {"M": 20, "NB": 3, "n_train": 2, "bs_placement": "box",
+        "smoke": Suite("smoke", 8, {"M": 20, "NB": 3, "n_train": 50, "n_val": 1, "bs_placement": "box",
                                     "sweep": [{"initial_access": True}, {"initial_access": False}]},
                        seed=4001, doc="M = 20 slots, NB = 3 BSs; even indices start with an initial access, "
                                       "odd ones served by the best BS before slot 1"),
-        "small": Suite("small", 20, {"M": 100, "NB": 6, "n_train": 4}, seed=4002,
+        "small": Suite("small", 20, {"M": 100, "NB": 6, "n_train": 50, "n_val": 1}, seed=4002,
                        doc="M = 100 slots, NB = 6 BSs"),
-        "paper": Suite("paper", 48, {"n_train": 4, "sweep": _PAPER_SWEEP}, seed=4003,
+        "paper": Suite("paper", 48, {"n_train": 50, "n_val": 1, "sweep": _PAPER_SWEEP}, seed=4003,
                        doc="the paper's Figs. 3-5: trajectory lengths 100..500 slots with NB = 10, and "
-                           "NB = 3..9 at 300 slots (instance i uses sweep entry i mod 12; 4 realisations each)"),
+                           "NB = 3..9 at 300 slots (instance i uses sweep entry i mod 12); each with 50 "
+                           "training and 1 validation realisations besides the evaluated one"),
     }
     metric_docs = {
         "aggregate_gamma": "F1 = sum_i Gamma_i, aggregate throughput per Hz along the trajectory (bit/s/Hz)",
         "handovers": "number of slots with j_i != j_{i-1}, the initial access (initial_bs = -1) not counted",
         "slots_below_thr": "F2 = number of slots with Gamma_i <= Gamma_thr",
+        "alg1_violations": "BS changes at slots where Algorithm 1 does nothing (the serving beam still meets "
+                           "SNR_thr): 0 for every policy of Alg. 1's class",
+        "rule_gap": "(optimum - Alg. 1 class optimum) / |optimum|: what Alg. 1's rule (act only at trigger slots) "
+                    "costs; the same for every method of an instance",
+        "class_gap": "(Alg. 1 class optimum - value) / |optimum|: distance from the best policy that obeys "
+                     "Alg. 1 (negative: the method breaks the rule and beats the class); gap = rule_gap + class_gap",
     }
 
     # -- generation (suites with a "sweep" vary M and NB by index: Problem.instance_params) --
@@ -283,7 +370,7 @@ class TrajectoryAssoc(Problem):
         tt = instance["tau_track"]
         if tt.size and (tt.min() < 0 or tt.max() > tau_c):
             raise InputError(f"instance of '{self.name}': tau_track must be in [0, tau_c]")
-        for k in ("rate", "rate_track"):
+        for k in ("rate", "rate_track", "rate_keep"):
             if k in instance and instance[k].size and instance[k].min() < 0:
                 raise InputError(f"instance of '{self.name}': '{k}' must be >= 0")
         ib = int(instance["initial_bs"])
@@ -309,39 +396,74 @@ class TrajectoryAssoc(Problem):
         """Sec. IV, Figs. 3-5: the paper's qualitative ordering of its baselines, with gaps to the optimum."""
         return _reproduction_rows(frame, suite)
 
-    def metrics(self, instance, solution) -> dict[str, float]:
+    def metrics(self, instance, solution, reference=None) -> dict[str, float]:
+        """Aggregate throughput, handovers, F2, Alg. 1 violations; gaps to both optima from the ``dp`` record."""
         g, ho = gamma_of(instance, solution["serving"])
         n_ho = int(ho.sum()) - int(int(instance["initial_bs"]) < 0 and len(ho) > 0)
-        return {"aggregate_gamma": float(g.sum()), "handovers": float(n_ho),
-                "slots_below_thr": float(np.count_nonzero(g <= _scalar(instance, "gamma_thr")))}
+        out = {"aggregate_gamma": float(g.sum()), "handovers": float(n_ho),
+               "slots_below_thr": float(np.count_nonzero(g <= _scalar(instance, "gamma_thr"))),
+               "alg1_violations": float(off_trigger_switches(instance, solution["serving"]))}
+        sol = (reference or {}).get("solution") or {}
+        if reference and reference.get("status") == "opt" and "class_optimum" in sol:
+            opt, c1 = float(reference["value"]), float(sol["class_optimum"])
+            value = self.objective(instance, solution)
+            den = max(abs(opt), 1e-9)
+            out["rule_gap"] = (opt - c1) / den
+            out["class_gap"] = (c1 - value) / den
+        return out
 
 
 def _reproduction_rows(frame, suite: str) -> list[dict]:
-    """Rows of ``mmopt reproduce`` for the handover paper: it reports no numbers, only an ordering."""
+    """Rows of ``mmopt reproduce`` for the handover paper: it reports no numbers, only an ordering.
 
-
+    Each method's gap to the optimum is split into the cost of Algorithm 1's
+    rule (optimum - class optimum, the same for every method) and its gap to the
+    class optimum (``dp-alg1``): gap = rule + class, all over |optimum|.
+    """
     sub = frame[frame["suite"] == suite]
-    ok = sub[(sub["status"] == "ok") & (sub["kind"] != "reference")]
+    ok = sub[(sub["status"] == "ok") & ((sub["kind"] != "reference") | (sub["solver"] == "dp-alg1"))]
     if ok.empty:
         return []
     opt = sub.drop_duplicates("instance_hash")["reference"].astype(float).mean()
+    # per instance: the rule's cost and the class optimum, from any scored cell's metrics (they read the record)
+    rule, copt = {}, {}
+    for h, m, ref in zip(sub["instance_hash"], sub["metrics"], sub["reference"]):
+        mm = json.loads(m) if isinstance(m, str) and m else (m or {})
+        if "rule_gap" in mm and h not in rule:
+            rule[h] = float(mm["rule_gap"])
+            copt[h] = float(ref) - float(mm["rule_gap"]) * max(abs(float(ref)), 1e-9)
     paper = {"multi-connectivity": "Baseline 1: below the DQN, more handovers",
              "q-learning-handover": "Baseline 2: below the DQN, more handovers",
-             "reactive-max-snr": "not in the paper", "greedy": "not in the paper"}
+             "dqn-handover-only": "Baseline 2 (as a DQN without the tracking action): below the DQN",
+             "reactive-max-snr": "not in the paper (Alg. 1 class)",
+             "greedy": "not in the paper (re-decides every slot with a free sweep of all BSs: outside Alg. 1)",
+             "greedy-stale": "not in the paper (greedy on the previous slot's sweep: outside Alg. 1)",
+             "greedy-alg1": "not in the paper (myopic, acts only at Alg. 1's triggers)",
+             "dp-alg1": "not in the paper: the best policy of Alg. 1's class, clairvoyant (certified)"}
     rows, means = [], {}
     for solver, g in ok.groupby("solver"):
         m = [json.loads(x) if x else {} for x in g["metrics"]]
         agg = np.nanmean([x.get("aggregate_gamma", np.nan) for x in m])
         ho = np.nanmean([x.get("handovers", np.nan) for x in m])
-        gap = sub[sub["solver"] == solver]["gap"].astype(float).fillna(1.0).mean()
+        cells = sub[sub["solver"] == solver]
+        gap = cells["gap"].astype(float).fillna(1.0).mean()
+        r = [rule.get(h, np.nan) for h in cells["instance_hash"]]
+        c = [copt.get(h, np.nan) for h in cells["instance_hash"]]
         means[solver] = gap
+        if np.isfinite(r).all() and len(r):
+            r_mean = float(np.mean(r))
+            split = f"{pct(gap)} = {pct(r_mean)} rule + {pct(gap - r_mean)} class".replace("+ -", "- ")
+            optimum = f"{opt:.1f} (Alg. 1 class: {float(np.mean(c)):.1f})"
+        else:
+            split, optimum = pct(gap), f"{opt:.1f}"
+        learned = g["kind"].iloc[0] == "learned"
         rows.append({"quantity": f"`{solver}`: objective (aggregate rate - penalty), mean aggregate rate "
                                  "(bit/s/Hz) and handovers per trajectory",
                      "where": "Figs. 3-5, Sec. IV",
                      "paper": paper.get(solver, "DQN (proposed): best throughput, fewest handovers"
-                                        if g["kind"].iloc[0] == "learned" else "-"),
+                                        if learned else "-"),
                      "mmopt": f"{g['objective'].mean():.1f}; {agg:.1f}; {ho:.1f} handovers",
-                     "optimum": f"{opt:.1f}", "gap": pct(gap)})
+                     "optimum": optimum, "gap": split})
     order = " < ".join(f"`{s}`" for s in sorted(means, key=means.get))
     rows.append({"quantity": "ordering by mean gap (best first)", "where": "Sec. IV",
                  "paper": "DQN above Baselines 1 and 2 (no numbers)", "mmopt": order, "optimum": "-", "gap": "-"})

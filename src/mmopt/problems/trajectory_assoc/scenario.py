@@ -50,7 +50,8 @@ DEFAULTS: dict = {
     "blocker_loss_db": 30.0,   # per blocker crossed
     "refl_loss_db": 10.0,      # per wall bounce
     "initial_access": True,    # True: initial_bs = -1; False: the BS best at the point before slot 1
-    "n_train": 4,              # extra channel realisations for offline learning
+    "n_train": 50,             # stored training realisations (train_* keys) for offline learning
+    "n_val": 1,                # stored validation realisations (val_* keys) for model selection
 }
 
 
@@ -319,12 +320,14 @@ def _codebook(p: Mapping) -> tuple[np.ndarray, np.ndarray, int, int]:
 
 
 def _tracking(snr: np.ndarray, p: Mapping, n_el: int, n_az: int, snr_thr: float
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Full training and Algorithm 2 for every (point, BS).
 
     ``snr``: (n_pts, NB, n_beams) linear SNR of every codebook beam. Returns,
     for points 1..n_pts-1: best SNR (full training), SNR after tracking from
-    the previous point's best beam, and the number of beams tested.
+    the previous point's best beam, the number of beams tested, and the SNR of
+    the previous point's best beam itself (before tracking: what the UE
+    measures on the beam it keeps, Alg. 1's trigger).
     """
     n_pts, NB, nb = snr.shape
     best = snr.argmax(-1)  # (n_pts, NB)
@@ -350,97 +353,194 @@ def _tracking(snr: np.ndarray, p: Mapping, n_el: int, n_az: int, snr_thr: float
     x_fail = valid[..., 1:].sum(-1)
     x = np.where(any_meets, x_meet, x_fail)
     snr_tr = np.where(any_meets, np.take_along_axis(cand, first[..., None], -1)[..., 0], cand.max(-1))
-    return best_snr, np.maximum(snr_tr, 0.0), x
+    return best_snr, np.maximum(snr_tr, 0.0), x, np.maximum(cand[..., 0], 0.0)
 
 
-def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Draw one trajectory scenario and ``1 + n_train`` channel realisations of it.
-
-    Returns rates, tracking results and geometry; see :class:`TrajectoryAssoc`
-    for the keys. Deterministic given ``rng``.
-    """
+def _params(params: Mapping | None) -> dict:
     p = dict(DEFAULTS)
-    p.update(params)
-    M, NB, R = int(p["M"]), int(p["NB"]), int(p["n_train"])
-    if M < 1 or NB < 1 or R < 0:
-        raise MmoptError(f"trajectory-assoc: need M >= 1, NB >= 1, n_train >= 0 (got {M}, {NB}, {R})")
+    p.update(params or {})
+    return p
+
+
+def _geometry(walk: np.ndarray, bs: np.ndarray, nrm: np.ndarray, p: Mapping) -> dict:
+    """Everything of a trajectory that no realisation changes: buildings, paths, their blocker-free gains.
+
+    ``walk`` (M + 1, 2) includes the point before slot 1. Deterministic (no
+    random draw), so :func:`draw_realisations` rebuilds it from an instance's
+    stored positions.
+    """
     P = p["block"] + p["street"]
-    lam_c = phy.wavelength(p["fc"])
-    step = p["speed"] * p["t_slot"]
     nodes = int(p["grid_nodes"])
-
-    walk = _street_walk(M + 1, step, rng, P, nodes, p["ue_offset"])  # point 0: just before slot 1
+    lam_c = phy.wavelength(p["fc"])
     rects_all = _blocks(P, p["block"], nodes)
-    noise = phy.thermal_noise_w(p["bandwidth"], p["noise_figure_db"], p["n0_dbm_hz"])
-    p_tx = float(phy.dbm2w(p["p_tx_dbm"]))
-    n_ant = int(p["n_ant"])
-    snr_scale = p_tx * n_ant ** 2 / noise  # full array gain n_ant^2 times |a^H w|^2 <= 1
-    cover_snr = float(phy.db2lin(p["coverage_snr_db"]))
-    best = None
-    for attempt in range(int(p["placement_tries"])):
-        bs, nrm = _place_bs(walk, NB, rng, P, p["street"], p["bs_placement"])
-        pts = np.vstack([walk, bs])
-        box = np.concatenate([pts.min(0) - P, pts.max(0) + P])
-        keep = ((rects_all[:, 2] > box[0]) & (rects_all[:, 0] < box[2])
-                & (rects_all[:, 3] > box[1]) & (rects_all[:, 1] < box[3]))
-        rects = rects_all[keep]
-        paths = _paths(walk, bs, nrm, rects, p["h_bs"], p["h_ue"])
-        npaths = len(paths["d"])
-        # coverage without blockers: some path of some BS reaches coverage_snr at every point
-        g0 = phy.fspl_amplitude(paths["d"], lam_c) ** 2 * phy.db2lin(-p["refl_loss_db"] * paths["refl"])
-        good = snr_scale * g0 >= cover_snr
-        covered = np.zeros(M + 1, dtype=bool)
-        covered[paths["ue"][good].astype(int)] = True
-        if best is None or covered.sum() > best[0]:
-            best = (covered.sum(), bs, nrm, rects, paths, g0)
-        if covered.all():
-            break
-    _, bs, nrm, rects, paths, g0 = best
-    npaths = len(paths["d"])
+    pts = np.vstack([walk, bs])
+    box = np.concatenate([pts.min(0) - P, pts.max(0) + P])
+    keep = ((rects_all[:, 2] > box[0]) & (rects_all[:, 0] < box[2])
+            & (rects_all[:, 3] > box[1]) & (rects_all[:, 1] < box[3]))
+    rects = rects_all[keep]
+    paths = _paths(walk, bs, nrm, rects, p["h_bs"], p["h_ue"])
+    g0 = phy.fspl_amplitude(paths["d"], lam_c) ** 2 * phy.db2lin(-p["refl_loss_db"] * paths["refl"])
+    return {"walk": walk, "bs": bs, "nrm": nrm, "rects": rects, "paths": paths, "g0": g0,
+            "box_st": np.concatenate([walk.min(0) - P, walk.max(0) + P])}
 
+
+def _snr_scale(p: Mapping) -> float:
+    noise = phy.thermal_noise_w(p["bandwidth"], p["noise_figure_db"], p["n0_dbm_hz"])
+    n_ant = int(p["n_ant"])
+    return float(phy.dbm2w(p["p_tx_dbm"])) * n_ant ** 2 / noise  # full array gain n_ant^2 times |a^H w|^2 <= 1
+
+
+def _draw_blockers(geom: dict, p: Mapping, rng: np.random.Generator, count: int) -> list[np.ndarray]:
+    """The temporary blockers of ``count`` channel realisations (one draw each)."""
+    return [_blockers(rng, geom["box_st"], geom["rects"], p["blocker_density"], p["blocker_h"], p["blocker_w"],
+                      geom["walk"]) for _ in range(count)]
+
+
+def _realise(geom: dict, blk: list[np.ndarray], p: Mapping) -> dict[str, np.ndarray]:
+    """Rates of every realisation ``blk[r]``: full training, Algorithm 2, the kept beam (each (R, M, NB)).
+
+    Also ``best0`` (R, NB): best-beam SNR at the point before slot 1.
+    """
+    paths, walk = geom["paths"], geom["walk"]
+    M, NB, R = len(walk) - 1, len(geom["bs"]), len(blk)
+    npaths = len(paths["d"])
+    lam_c = phy.wavelength(p["fc"])
+    n_ant = int(p["n_ant"])
+    snr_scale = _snr_scale(p)
     # realisation-independent part of every path: free-space amplitude, phase, wall loss
-    c0 = np.sqrt(g0) * np.exp(-2j * np.pi * paths["d"] / lam_c)
+    c0 = np.sqrt(geom["g0"]) * np.exp(-2j * np.pi * paths["d"] / lam_c)
     snr_thr = float(phy.db2lin(p["snr_thr_db"]))
     u_b, v_b, n_el, n_az = _codebook(p)
-
-    # blockers of every realisation (0: the instance, 1..R: training)
-    box_st = np.concatenate([walk.min(0) - P, walk.max(0) + P])
     loss_blk = float(phy.db2amp(-p["blocker_loss_db"]))
-    blk = [_blockers(rng, box_st, rects, p["blocker_density"], p["blocker_h"], p["blocker_w"], walk)
-           for _ in range(R + 1)]
     amps = c0[None, :] * loss_blk ** _blocked_count(paths, blk, npaths)
-
-    rate = np.zeros((R + 1, M, NB))
-    rate_tr = np.zeros((R + 1, M, NB))
-    tau_tr = np.zeros((R + 1, M, NB))
-    best0 = np.zeros(NB)
+    out = {k: np.zeros((R, M, NB)) for k in ("rate", "rate_track", "tau_track", "rate_keep")}
+    best0 = np.zeros((R, NB))
     for j in range(NB):
         sel = np.nonzero(paths["bs"] == j)[0] if npaths else np.zeros(0, dtype=int)
         if len(sel):
             Dv = phy.ula_array_factor(v_b[None, ::n_az] - paths["vz"][sel, None], n_ant)  # (L, n_el)
             K = phy.ula_array_factor(u_b[None, :] - paths["ux"][sel, None], n_ant) * np.repeat(Dv, n_az, axis=1)
             rows = paths["ue"][sel].astype(int)
-        for r in range(R + 1):
+        for r in range(R):
             if len(sel):
                 S = sp.csr_matrix((amps[r, sel], (rows, np.arange(len(sel)))), shape=(M + 1, len(sel)))
                 snr = snr_scale * np.abs(S @ K) ** 2  # (M + 1, beams)
             else:
                 snr = np.zeros((M + 1, len(u_b)))
-            best_snr, snr_tr, x = _tracking(snr[:, None, :], p, n_el, n_az, snr_thr)
-            rate[r, :, j] = np.log2(1 + best_snr[1:, 0])
-            rate_tr[r, :, j] = np.log2(1 + snr_tr[:, 0])
-            tau_tr[r, :, j] = p["beta"] * x[:, 0]
-            if r == 0:
-                best0[j] = best_snr[0, 0]
-    init = -1 if p["initial_access"] else int(np.argmax(best0))
-    return {
-        "rate": rate[0], "rate_track": rate_tr[0], "tau_track": tau_tr[0],
+            best_snr, snr_tr, x, snr_keep = _tracking(snr[:, None, :], p, n_el, n_az, snr_thr)
+            out["rate"][r, :, j] = np.log2(1 + best_snr[1:, 0])
+            out["rate_track"][r, :, j] = np.log2(1 + snr_tr[:, 0])
+            out["tau_track"][r, :, j] = p["beta"] * x[:, 0]
+            out["rate_keep"][r, :, j] = np.log2(1 + snr_keep[:, 0])
+            best0[r, j] = best_snr[0, 0]
+    out["best0"] = best0
+    return out
+
+
+#: instance keys of one realisation, and their prefixes for the stored training / validation realisations
+REALISATION_KEYS = ("rate", "rate_track", "tau_track", "rate_keep")
+
+
+def simulate(params: Mapping, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Draw one trajectory scenario and ``1 + n_train + n_val`` channel realisations of it.
+
+    Realisation 0 is the instance (``rate``, ``rate_track``, ``tau_track``,
+    ``rate_keep``); the next ``n_train`` are the ``train_*`` keys and the last
+    ``n_val`` the ``val_*`` keys (same streets, BSs and walk, other blockers).
+    Returns rates, tracking results and geometry; see :class:`TrajectoryAssoc`
+    for the keys. Deterministic given ``rng``.
+    """
+    p = _params(params)
+    M, NB, R, V = int(p["M"]), int(p["NB"]), int(p["n_train"]), int(p["n_val"])
+    if M < 1 or NB < 1 or R < 0 or V < 0:
+        raise MmoptError(f"trajectory-assoc: need M >= 1, NB >= 1, n_train >= 0, n_val >= 0 "
+                         f"(got {M}, {NB}, {R}, {V})")
+    P = p["block"] + p["street"]
+    step = p["speed"] * p["t_slot"]
+    nodes = int(p["grid_nodes"])
+
+    walk = _street_walk(M + 1, step, rng, P, nodes, p["ue_offset"])  # point 0: just before slot 1
+    snr_scale = _snr_scale(p)
+    cover_snr = float(phy.db2lin(p["coverage_snr_db"]))
+    best = None
+    for attempt in range(int(p["placement_tries"])):
+        bs, nrm = _place_bs(walk, NB, rng, P, p["street"], p["bs_placement"])
+        geom = _geometry(walk, bs, nrm, p)
+        paths = geom["paths"]
+        # coverage without blockers: some path of some BS reaches coverage_snr at every point
+        good = snr_scale * geom["g0"] >= cover_snr
+        covered = np.zeros(M + 1, dtype=bool)
+        covered[paths["ue"][good].astype(int)] = True
+        if best is None or covered.sum() > best[0]:
+            best = (covered.sum(), geom)
+        if covered.all():
+            break
+    geom = best[1]
+
+    # blockers of every realisation (0: the instance, 1..R: training, R+1..R+V: validation)
+    real = _realise(geom, _draw_blockers(geom, p, rng, R + V + 1), p)
+    snr_thr = float(phy.db2lin(p["snr_thr_db"]))
+    init = -1 if p["initial_access"] else int(np.argmax(real["best0"][0]))
+    out = {
+        "rate": real["rate"][0], "rate_track": real["rate_track"][0], "tau_track": real["tau_track"][0],
+        "rate_keep": real["rate_keep"][0],
         "tau_ho": np.array(p["tau_c"] / 3), "tau_c": np.array(float(p["tau_c"])),
         "gamma_thr": np.array(float(p["gamma_thr"])), "lam": np.array(float(p["lam"])),
         "initial_bs": np.array(init, dtype=np.int64), "snr_thr": np.array(float(snr_thr)),
         "beta": np.array(float(p["beta"])),
-        "train_rate": rate[1:].astype(np.float32),
-        "train_rate_track": rate_tr[1:].astype(np.float32),
-        "train_tau_track": tau_tr[1:].astype(np.float32),
-        "ue_xy": walk[1:].copy(), "bs_xy": bs, "bs_normal": nrm,
     }
+    for prefix, sl in (("train_", slice(1, R + 1)), ("val_", slice(R + 1, R + V + 1))):
+        for k in REALISATION_KEYS:
+            out[prefix + k] = real[k][sl].astype(np.float32)
+    out.update({"ue_xy": walk[1:].copy(), "ue_start": walk[0].copy(), "bs_xy": geom["bs"],
+                "bs_normal": geom["nrm"]})
+    return out
+
+
+def trajectory_geometry(instance: Mapping[str, np.ndarray], params: Mapping | None = None) -> dict:
+    """The realisation-independent geometry of an instance's trajectory (buildings, paths), for
+    :func:`draw_realisations`; rebuilt from the stored ``ue_start``, ``ue_xy``, ``bs_xy``, ``bs_normal``.
+
+    ``params``: the generator parameters (default: the instance's
+    ``meta["params"]`` where it has one, else :data:`DEFAULTS`).
+    """
+    for k in ("ue_start", "ue_xy", "bs_xy", "bs_normal"):
+        if k not in instance:
+            raise MmoptError(f"trajectory-assoc: drawing realisations needs the geometry key '{k}' "
+                             "(instances generated by this version of the scenario have it)")
+    if params is None:
+        meta = getattr(instance, "meta", None) or {}
+        params = meta.get("params") if isinstance(meta.get("params"), Mapping) else None
+    p = _params(params)
+    walk = np.vstack([np.asarray(instance["ue_start"], dtype=np.float64).reshape(1, 2),
+                      np.asarray(instance["ue_xy"], dtype=np.float64)])
+    geom = _geometry(walk, np.asarray(instance["bs_xy"], dtype=np.float64),
+                     np.asarray(instance["bs_normal"], dtype=np.float64), p)
+    geom["params"] = p
+    return geom
+
+
+def draw_realisations(instance: Mapping[str, np.ndarray], seed, count: int = 1, params: Mapping | None = None,
+                      geometry: dict | None = None) -> dict[str, np.ndarray]:
+    """New channel realisations of an instance's trajectory (same streets, BSs and walk; new blockers).
+
+    The geometry is rebuilt from the instance's stored positions (see
+    :func:`trajectory_geometry`; pass ``geometry`` to reuse one); the blockers
+    are drawn from ``numpy.random.default_rng(seed)`` (an int, a
+    ``SeedSequence`` or a ``Generator``), so a seed always gives the same
+    realisations. Seeds are independent of the suite seeds that drew the
+    instance's own realisations (the evaluated one, ``train_*`` and ``val_*``):
+    a drawn realisation equals one of them only by chance (probability zero,
+    the blockers being continuous random variables).
+
+    Returns
+    -------
+    dict
+        ``rate``, ``rate_track``, ``tau_track``, ``rate_keep``: float64 arrays
+        (count, M, NB), the instance keys of each realisation.
+    """
+    geom = geometry if geometry is not None else trajectory_geometry(instance, params)
+    p = geom["params"]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    real = _realise(geom, _draw_blockers(geom, p, rng, int(count)), p)
+    return {k: real[k] for k in REALISATION_KEYS}

@@ -15,9 +15,12 @@ Sec. III, Algorithms 1-2.
   Khosravi et al., TCCN 2021) as the same learner without the tracking
   action: at a decision point it must hand over to another BS.
 
-State: the paper's :math:`(\ell, j_S, \mathrm{SNR}, I)` plus the best-beam rate of
-every BS at the slot (the beam sweep the online baselines observe); see the
-environment's docstring. Reward: eq. (6), :math:`\Gamma_i - \lambda 1\{\Gamma_i \le \Gamma_{thr}\}`,
+State (``state=``): ``paper`` (default) is the paper's
+:math:`(\ell, j_S, \mathrm{SNR}, I)`: location index, serving BS, SNR of the
+serving link before tracking (the kept beam) and the tracking indicator;
+``rich`` appends the best-beam rate of every BS at the slot (a free sweep
+that Alg. 1's UE does not make). See the environment's docstring. Each state
+has its own weight file. Reward: eq. (6), :math:`\Gamma_i - \lambda 1\{\Gamma_i \le \Gamma_{thr}\}`,
 scaled by :math:`1/\lambda` for learning (the penalty becomes -1; a served slot
 adds 0.005..0.1).
 
@@ -29,9 +32,10 @@ reward :math:`\sum_{u=i}^{t-1} \eta^{u-i} r_u / \lambda` of the slots in between
 without decisions) and the discount :math:`\eta^{t-i}` on the next state's value;
 :math:`\eta = 0.99` (Table I). One model per trajectory (the state holds the
 location index, as in the paper, which trains per trajectory), trained on the
-instance's ``train_*`` realisations (same walk and BSs, other blockers;
-never the evaluated one; the paper: :math:`10^4` realisations, :math:`10^4`
-iterations of about 15 s; here the suites store 2-4 realisations and the
+instance's 50 ``train_*`` realisations (same walk and BSs, other blockers),
+the snapshot kept by its greedy return on the ``val_*`` realisation; the
+evaluated realisation is never seen (the paper: :math:`10^4` training
+realisations, :math:`10^4` iterations of about 15 s; here the
 budget is seconds per trajectory). Hyper-parameters and why:
 
 =====================  =========  ==================================================
@@ -47,13 +51,14 @@ exploration            eps 1..0.05 linear over the first 2/3 of the episodes,
                                   over the valid actions of the state
 updates                1 per      decision, after 128 stored transitions
                        decision
-episodes               ``epochs`` 200 per trajectory (default)
+episodes               ``epochs`` 1000 per trajectory (default): 20 passes over the
+                                  50 training realisations
 model selection        greedy     the snapshot with the best greedy return on the
-                       return     training realisations, checked every 20 episodes
+                       return     validation realisation, checked every 20 episodes
 =====================  =========  ==================================================
 
 Training runs on one thread (``torch.set_num_threads(1)``: faster than two
-for a 2x64 network and deterministic); a trajectory takes a few seconds.
+for a 2x64 network and deterministic); a trajectory takes seconds.
 
 Shipped weights hold one model per trajectory of the ``smoke`` and
 ``paper`` suites, keyed by a fingerprint of the instance's training
@@ -73,7 +78,7 @@ import numpy as np
 
 from mmopt import MmoptError, solver
 from mmopt.learned import Progress, file_sha256, load_weights, weights_path
-from mmopt.problems.trajectory_assoc.env import (Realisation, action_mask, is_decision, obs_size, observation,
+from mmopt.problems.trajectory_assoc.env import (STATES, Realisation, action_mask, obs_size, observation,
                                                  realisations)
 from mmopt.registry import get_problem
 
@@ -87,10 +92,10 @@ WARMUP = 128
 TARGET_SYNC = 100
 EPS_START, EPS_END, EPS_FRAC = 1.0, 0.05, 2 / 3
 EVAL_EVERY = 20
-EPISODES = 200
+EPISODES = 1000
 #: suites whose trajectories get a model in the shipped weights
 TRAIN_SUITES = ("smoke", "paper")
-FORMAT = "trajectory-dqn/1"
+FORMAT = "trajectory-dqn/2"
 
 
 # ---------------------------------------------------------------------------
@@ -98,11 +103,12 @@ FORMAT = "trajectory-dqn/1"
 # ---------------------------------------------------------------------------
 
 def fingerprint(instance: Mapping[str, np.ndarray]) -> str | None:
-    """Key of a trajectory's model: sha256 of its training realisations (None if it has none)."""
+    """Key of a trajectory's model: sha256 of its training and validation realisations (None without them)."""
     if "train_rate" not in instance or "train_tau_track" not in instance:
         return None
     h = hashlib.sha256()
-    for k in ("train_rate", "train_rate_track", "train_tau_track"):
+    for k in ("train_rate", "train_rate_track", "train_tau_track", "train_rate_keep",
+              "val_rate", "val_rate_track", "val_tau_track", "val_rate_keep"):
         if k in instance:
             a = np.ascontiguousarray(np.asarray(instance[k], dtype=np.float32))
             h.update(k.encode()), h.update(str(a.shape).encode()), h.update(a.tobytes())
@@ -143,7 +149,8 @@ def _to_bs(action: int, serving: int, real: Realisation, i: int) -> int:
     return int(action) - 1
 
 
-def rollout(real: Realisation, q_fn, initial_bs: int, tracking: bool) -> tuple[np.ndarray, int]:
+def rollout(real: Realisation, q_fn, initial_bs: int, tracking: bool, state: str = "paper"
+            ) -> tuple[np.ndarray, int]:
     """Greedy play of ``q_fn(obs) -> Q values`` over one realisation: serving sequence, decisions."""
     M, NB = real.M, real.NB
     serving = np.empty(M, dtype=np.int64)
@@ -153,7 +160,7 @@ def rollout(real: Realisation, q_fn, initial_bs: int, tracking: bool) -> tuple[n
     serving[:i] = cur
     n = 0
     while i < M:
-        q = np.asarray(q_fn(observation(real, i, cur)), dtype=np.float64)
+        q = np.asarray(q_fn(observation(real, i, cur, state)), dtype=np.float64)
         mask = action_mask(NB, cur, True, tracking).astype(bool)
         a = int(np.argmax(np.where(mask, q, -np.inf)))
         b = _to_bs(a, cur, real, i)
@@ -186,20 +193,29 @@ def _episode_return(real: Realisation, serving: np.ndarray, initial_bs: int) -> 
 # ---------------------------------------------------------------------------
 
 def train_trajectory(instance: Mapping[str, np.ndarray], *, tracking: bool = True, episodes: int = EPISODES,
-                     seed: int = 0, hidden: int = HIDDEN, warmup: int = WARMUP, batch: int = BATCH
-                     ) -> tuple[dict, dict]:
+                     seed: int = 0, hidden: int = HIDDEN, warmup: int = WARMUP, batch: int = BATCH,
+                     state: str = "paper", n_train: int | None = None) -> tuple[dict, dict]:
     """Train the Q-network of one trajectory on its ``train_*`` realisations.
 
+    The snapshot kept is the one with the best greedy return on the ``val_*``
+    realisations (on the training ones when the instance has none). The
+    evaluated realisation (``rate``, ``rate_track``, ``tau_track``,
+    ``rate_keep``) is never read. ``n_train``: only the first ``n_train``
+    training realisations (default: all).
+
     Returns ``(model, info)``: ``model`` holds the layer tensors (``w0``, ``b0``,
-    ...), ``info`` the TD losses per update, the greedy training returns and
+    ...), ``info`` the TD losses per update, the greedy validation returns and
     the wall time.
     """
     import torch
 
+    if state not in STATES:
+        raise MmoptError(f"trajectory DQN: state must be one of {STATES}, not {state!r}")
     t0, c0 = time.perf_counter(), time.process_time()
-    reals = realisations(instance, "train")
+    reals = realisations(instance, "train")[:n_train]
     if not reals:
         raise MmoptError("trajectory DQN: the instance has no training realisations (train_* keys)")
+    vals = realisations(instance, "validation") or reals
     fp = fingerprint(instance)
     ss = np.random.SeedSequence([int(seed), int(fp[:8], 16)])
     rng = np.random.default_rng(ss)
@@ -209,7 +225,7 @@ def train_trajectory(instance: Mapping[str, np.ndarray], *, tracking: bool = Tru
     j0 = int(np.asarray(instance["initial_bs"]))
     scale = 1.0 / max(float(np.asarray(instance["lam"])), 1.0)
     sms = [_SMDP(r, scale) for r in reals]
-    d, nA = obs_size(NB), NB + 1
+    d, nA = obs_size(NB, state), NB + 1
     net = torch.nn.Sequential(torch.nn.Linear(d, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
                               torch.nn.ReLU(), torch.nn.Linear(hidden, nA))
     tgt = torch.nn.Sequential(*[type(m)(m.in_features, m.out_features) if isinstance(m, torch.nn.Linear)
@@ -232,7 +248,7 @@ def train_trajectory(instance: Mapping[str, np.ndarray], *, tracking: bool = Tru
 
     def greedy_returns(layers):
         q = _np_forward(layers)
-        return [_episode_return(r, rollout(r, q, j0, tracking)[0], j0) for r in reals]
+        return [_episode_return(r, rollout(r, q, j0, tracking, state)[0], j0) for r in vals]
 
     best = (-np.inf, None)
     order = np.arange(len(reals))
@@ -244,7 +260,7 @@ def train_trajectory(instance: Mapping[str, np.ndarray], *, tracking: bool = Tru
         eps = max(EPS_END, EPS_START + (EPS_END - EPS_START) * ep / max(1.0, EPS_FRAC * episodes))
         cur = j0
         i = sm.first(cur)
-        s = observation(real, i, cur) if i < M else None
+        s = observation(real, i, cur, state) if i < M else None
         while i < M:
             mask = action_mask(NB, cur, True, tracking).astype(bool)
             valid = np.nonzero(mask)[0]
@@ -259,7 +275,7 @@ def train_trajectory(instance: Mapping[str, np.ndarray], *, tracking: bool = Tru
             k = n_stored % REPLAY
             S[k], A[k], Rw[k] = s, a, R
             if t < M:
-                s2 = observation(real, t, b)
+                s2 = observation(real, t, b, state)
                 S2[k], G[k] = s2, g
                 MASK2[k] = action_mask(NB, b, True, tracking).astype(bool)
             else:
@@ -295,11 +311,12 @@ def train_trajectory(instance: Mapping[str, np.ndarray], *, tracking: bool = Tru
     for k, (W, b) in enumerate(best[1]):
         model[f"w{k}"] = torch.from_numpy(W)
         model[f"b{k}"] = torch.from_numpy(b)
-    model.update({"M": M, "NB": NB, "tracking": bool(tracking), "episodes": int(episodes),
-                  "train_return": float(best[0])})
-    info = {"losses": losses, "updates": updates, "transitions": n_stored, "train_return": float(best[0]),
+    model.update({"M": M, "NB": NB, "tracking": bool(tracking), "episodes": int(episodes), "state": state,
+                  "val_return": float(best[0]), "train_realisations": len(reals),
+                  "val_realisations": len(vals) if vals is not reals else 0})
+    info = {"losses": losses, "updates": updates, "transitions": n_stored, "val_return": float(best[0]),
             "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
-            "realisations": len(reals)}
+            "realisations": len(reals), "val_realisations": len(vals) if vals is not reals else 0}
     model["train_seconds"] = float(info["seconds"])
     return model, info
 
@@ -324,100 +341,131 @@ def _models(name: str) -> dict:
                 n = sum(1 for k in m if k.startswith("w"))
                 layers = [(m[f"w{k}"].numpy(), m[f"b{k}"].numpy()) for k in range(n)]
                 models[fp] = {"layers": layers, "NB": int(m["NB"]), "M": int(m["M"]),
+                              "state": str(m.get("state", "rich")),
                               "train_seconds": float(m.get("train_seconds", 0.0))}
             _CACHE[key] = models
     return _CACHE[key]
 
 
-def _applies(name: str, tool: str):
-    def applies(instance, **params):
+#: weight file of each (solver, state)
+WEIGHTS = {("dqn", "paper"): "dqn.pt", ("dqn", "rich"): "dqn_rich.pt",
+           ("dqn-handover-only", "paper"): "dqn_handover_only.pt",
+           ("dqn-handover-only", "rich"): "dqn_handover_only_rich.pt"}
+
+
+def _weights(tool: str):
+    def weights(state: str = "paper", **params) -> str:
+        if state not in STATES:
+            raise MmoptError(f"{tool}: state must be one of {STATES}, not {state!r}")
+        return WEIGHTS[(tool, state)]
+    return weights
+
+
+def _applies(tool: str):
+    def applies(instance, state: str = "paper", **params):
+        if state not in STATES:
+            return f"{tool}: state must be one of {STATES}, not {state!r}"
+        name = WEIGHTS[(tool, state)]
         fp = fingerprint(instance)
         if fp is None:
             return f"{tool}: the instance has no training realisations (train_* keys)"
         m = _models(name).get(fp)
         rate = np.asarray(instance["rate"])
         if m is None:
-            return (f"{tool}: no trained model for this trajectory (fingerprint {fp}); train one with "
-                    f"`mmopt train --problem {PROBLEM} --solver {tool}`")
+            return (f"{tool}: no trained model for this trajectory (fingerprint {fp}, state {state}); train one "
+                    f"with `mmopt train --problem {PROBLEM} --solver {tool}"
+                    + ("" if state == "paper" else f" --param state={state}") + "`")
         if rate.shape != (m["M"], m["NB"]):
             return f"{tool}: model trained for M, NB = {m['M']}, {m['NB']}, instance has {rate.shape}"
+        if m["state"] != state:
+            return f"{tool}: the model in {name} was trained with state {m['state']!r}, not {state!r}"
         return None
     return applies
 
 
-def _solve(instance, name: str, tool: str, tracking: bool):
-    reason = _applies(name, tool)(instance)
+def _solve(instance, tool: str, tracking: bool, state: str):
+    reason = _applies(tool)(instance, state=state)
     if reason:
         raise MmoptError(reason)
     t0 = time.perf_counter()
-    m = _models(name)[fingerprint(instance)]
+    m = _models(WEIGHTS[(tool, state)])[fingerprint(instance)]
     real = realisations(instance, "instance")[0]
     j0 = int(np.asarray(instance["initial_bs"]))
-    serving, n = rollout(real, _np_forward(m["layers"]), j0, tracking)
+    serving, n = rollout(real, _np_forward(m["layers"]), j0, tracking, state)
     return {"serving": serving}, {"decisions": n, "train_seconds": m["train_seconds"],
                                   "inference_seconds": time.perf_counter() - t0}
 
 
 def _train(tracking: bool, tool: str):
     def train(*, epochs: int = EPISODES, seed: int = 0, count: int | None = None, progress=True,
-              suites=TRAIN_SUITES, **params):
+              suites=TRAIN_SUITES, state: str = "paper", **params):
         """One model per trajectory of ``suites`` (first ``count`` instances of each)."""
 
         prob = get_problem(PROBLEM)
         jobs = [(s, i) for s in suites for i in range(min(prob.suite(s).count, count or prob.suite(s).count))]
-        bar = progress if callable(progress) else Progress(len(jobs), f"{tool} per trajectory", bool(progress))
-        models, secs, cpus, final_losses, rets = {}, [], [], [], []
+        bar = progress if callable(progress) else Progress(len(jobs), f"{tool} ({state} state) per trajectory",
+                                                           bool(progress))
+        models, secs, cpus, final_losses, rets, nreal = {}, [], [], [], [], []
         try:
             for s, i in jobs:
                 inst = prob.generate(s, i)
-                model, info = train_trajectory(inst, tracking=tracking, episodes=int(epochs), seed=seed)
+                model, info = train_trajectory(inst, tracking=tracking, episodes=int(epochs), seed=seed,
+                                               state=state)
                 model["suite"], model["index"] = s, int(i)
                 models[fingerprint(inst)] = model
                 secs.append(info["seconds"])
                 cpus.append(info["cpu_seconds"])
                 tail = info["losses"][-200:]
                 final_losses.append(float(np.mean(tail)) if tail else float("nan"))
-                rets.append(info["train_return"])
+                rets.append(info["val_return"])
+                nreal.append((info["realisations"], info["val_realisations"]))
                 bar(1, loss=final_losses[-1], sec=secs[-1])
         finally:
             if not callable(progress):
                 bar.close()
-        state = {"format": FORMAT, "tracking": bool(tracking), "models": models}
-        info = {"train_suite": ",".join(suites) + " (per trajectory: its train_* realisations)",
-                "train_size": len(jobs), "epochs": int(epochs), "train_loss": (float(np.mean([x for x in final_losses if np.isfinite(x)]))
-                               if np.isfinite(final_losses).any() else None),
+        weights = {"format": FORMAT, "tracking": bool(tracking), "state": state, "models": models}
+        finite = [x for x in final_losses if np.isfinite(x)]
+        info = {"train_suite": ",".join(suites) + " (per trajectory: its 50 train_* realisations; model "
+                                                  "selection on its val_* realisation; never the evaluated one)",
+                "train_size": len(jobs), "epochs": int(epochs), "state": state,
+                "train_realisations_per_trajectory": sorted({a for a, _ in nreal}),
+                "val_realisations_per_trajectory": sorted({b for _, b in nreal}),
+                "train_loss": float(np.mean(finite)) if finite else None,
                 "val_loss": None, "seconds_per_trajectory_mean": float(np.mean(secs)),
                 "seconds_per_trajectory_max": float(np.max(secs)), "train_seconds_total": float(np.sum(secs)),
                 "cpu_seconds_per_trajectory_mean": float(np.mean(cpus)),
                 "cpu_seconds_per_trajectory_max": float(np.max(cpus)), "cpu_seconds_total": float(np.sum(cpus)),
                 "per_trajectory": [{"suite": s, "index": int(i), "seconds": round(a, 3), "cpu_seconds": round(c, 3),
-                                    "train_return": round(r, 3)}
+                                    "val_return": round(r, 3)}
                                    for (s, i), a, c, r in zip(jobs, secs, cpus, rets)],
                 "hyper": {"eta": ETA, "hidden": HIDDEN, "lr": LR, "batch": BATCH, "replay": REPLAY,
                           "warmup": WARMUP, "target_sync": TARGET_SYNC, "eps": [EPS_START, EPS_END, EPS_FRAC],
                           "eval_every": EVAL_EVERY, "threads": 1}}
-        return state, info
+        return weights, info
     return train
 
 
-def _setup(name):
-    def setup(**params):
-        _models(name)
+def _setup(tool: str):
+    def setup(state: str = "paper", **params):
+        if state in STATES:
+            _models(WEIGHTS[(tool, state)])
     return setup
 
 
-W_DQN, W_HO = "dqn.pt", "dqn_handover_only.pt"
+@solver("dqn", problems=[PROBLEM], kind="learned", version=2, requires=("torch",), weights=_weights("dqn"),
+        train=_train(True, "dqn"), setup=_setup("dqn"), applies=_applies("dqn"))
+def dqn(instance, *, state="paper"):
+    """Deep Q-learning joint handover and beam tracking (Alg. 1), one model per trajectory.
+
+    ``state``: ``paper`` (the paper's (location, serving BS, SNR before tracking,
+    tracking indicator)) or ``rich`` (plus every BS's best-beam rate at the slot).
+    """
+    return _solve(instance, "dqn", True, state)
 
 
-@solver("dqn", problems=[PROBLEM], kind="learned", version=1, requires=("torch",), weights=W_DQN,
-        train=_train(True, "dqn"), setup=_setup(W_DQN), applies=_applies(W_DQN, "dqn"))
-def dqn(instance):
-    """Deep Q-learning joint handover and beam tracking (Alg. 1), one model per trajectory."""
-    return _solve(instance, W_DQN, "dqn", True)
-
-
-@solver("dqn-handover-only", problems=[PROBLEM], kind="learned", version=1, requires=("torch",), weights=W_HO,
-        train=_train(False, "dqn-handover-only"), setup=_setup(W_HO), applies=_applies(W_HO, "dqn-handover-only"))
-def dqn_handover_only(instance):
+@solver("dqn-handover-only", problems=[PROBLEM], kind="learned", version=2, requires=("torch",),
+        weights=_weights("dqn-handover-only"), train=_train(False, "dqn-handover-only"),
+        setup=_setup("dqn-handover-only"), applies=_applies("dqn-handover-only"))
+def dqn_handover_only(instance, *, state="paper"):
     """Baseline 2: the same deep Q-learner without the tracking action (hand over on every trigger)."""
-    return _solve(instance, W_HO, "dqn-handover-only", False)
+    return _solve(instance, "dqn-handover-only", False, state)
