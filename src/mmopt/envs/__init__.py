@@ -25,4 +25,4 @@ ENVS = {
 
 for _id, _entry in ENVS.items():
     if _id not in gym.registry:
-        gym.register(id=_id, entry_point=_entry, disable_env_checker=True)
+        gym.register(id=_id, entry_point=_entry)
