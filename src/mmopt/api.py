@@ -24,6 +24,7 @@ import math
 import re
 import sys
 import time
+import typing
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -978,6 +979,10 @@ class Solver:
         The ``applies``, ``setup``, ``weights`` and ``train`` hooks of :func:`solver`.
     module : str
         The module that registered it.
+    choices : dict
+        Parameter -> the values it accepts.
+    check_params_fn : callable or None
+        The ``check_params`` hook of :func:`solver`.
     """
 
     name: str
@@ -1004,6 +1009,10 @@ class Solver:
     train_fn: Callable | None = None
     #: module that registered the solver (named in duplicate-registration errors)
     module: str = ""
+    #: parameter -> the values it accepts (``choices=`` of :func:`solver`, or a ``Literal`` annotation)
+    choices: dict = field(default_factory=dict)
+    #: ``check_params(**params) -> None | reason``: refuse parameter values before any cell runs
+    check_params_fn: Callable | None = None
 
     # -- availability -----------------------------------------------------
     def missing(self) -> list[str]:
@@ -1067,7 +1076,7 @@ class Solver:
             importlib.import_module(m)
 
     def canonical_params(self, params: Mapping[str, Any] | None = None) -> dict:
-        """The solver's defaults overridden by ``params``.
+        """The solver's defaults overridden by ``params``, checked.
 
         Parameters
         ----------
@@ -1083,7 +1092,10 @@ class Solver:
         Raises
         ------
         MmoptError
-            When a name is not a parameter of the solver or a string cannot be converted.
+            When a name is not a parameter of the solver, a string cannot be
+            converted, a number is NaN or infinite, a number whose default is
+            not negative is negative, a value is not one of the parameter's
+            :attr:`choices`, or the ``check_params`` hook refuses the values.
         """
         params = dict(params or {})
         unknown = set(params) - set(self.params)
@@ -1092,7 +1104,21 @@ class Solver:
                              f"(parameters: {', '.join(self.params) or 'none'})")
         out = dict(self.params)
         for k, v in params.items():
-            out[k] = coerce_param(v, self.params[k], f"{self.name}.{k}")
+            what = f"{self.name}.{k}"
+            v = out[k] = coerce_param(v, self.params[k], what)
+            d = self.params[k]
+            if isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+                if not math.isfinite(float(v)):
+                    raise MmoptError(f"parameter {what}: must be a finite number, got {v!r}")
+                if isinstance(d, (int, float)) and not isinstance(d, bool) and d >= 0 and v < 0:
+                    raise MmoptError(f"parameter {what}: must be >= 0, got {v!r}")
+            if k in self.choices and v not in self.choices[k]:
+                raise MmoptError(f"parameter {what}: {v!r} is not one of "
+                                 f"{', '.join(repr(c) for c in self.choices[k])}")
+        if self.check_params_fn is not None and params:
+            why = self.check_params_fn(**out)
+            if why:
+                raise MmoptError(f"solver '{self.name}': {why}")
         return out
 
     # -- the hooks ----------------------------------------------------------
@@ -1334,7 +1360,8 @@ def problem(cls: type[Problem]) -> type[Problem]:
 def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
            certifies: bool | None = None, imports: Iterable[str] = (), requires: Iterable[str] = (),
            applies: Callable | None = None, setup: Callable | None = None,
-           weights: Callable | str | None = None, train: Callable | None = None
+           weights: Callable | str | None = None, train: Callable | None = None,
+           choices: Mapping[str, Iterable] | None = None, check_params: Callable | None = None
            ) -> Callable[[Callable], Callable]:
     """Register ``fn(instance, *, p1=default, ...) -> (solution, stats)`` as a solver.
 
@@ -1369,6 +1396,13 @@ def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
         Learned solvers (required for them): the weight file name (or
         ``weights(**params) -> name``) in the ``weights/`` folder of the
         solver's problem and the training entry used by ``mmopt train``.
+    choices : mapping, optional
+        Parameter -> the values it accepts (a parameter annotated
+        ``typing.Literal[...]`` gets its values from the annotation); another
+        value is refused before any cell runs.
+    check_params : callable, optional
+        ``check_params(**params) -> None | reason``: refuse parameter values
+        (a batch size below 1) before any cell runs.
 
     Returns
     -------
@@ -1392,13 +1426,26 @@ def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
         sig = inspect.signature(fn)
         params = {p.name: p.default for p in sig.parameters.values()
                   if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}
+        allowed = {}
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # noqa: BLE001 - an annotation that does not resolve declares nothing
+            hints = {}
+        for k in params:
+            if typing.get_origin(hints.get(k)) is typing.Literal:
+                allowed[k] = tuple(typing.get_args(hints[k]))
+        allowed.update({k: tuple(v) for k, v in (choices or {}).items()})
+        for k in allowed:
+            if k not in params:
+                raise ValueError(f"solver '{name}': choices for '{k}', which is not a parameter")
         doc = inspect.getdoc(fn) or ""
         wfn = (lambda **_: weights) if isinstance(weights, str) else weights
         s = Solver(name=name, fn=fn, problems=tuple(problems), kind=kind, version=version,
                    params=params, doc=doc,
                    certifies=(kind == "reference") if certifies is None else certifies,
                    imports=tuple(imports), requires=tuple(requires), applies_fn=applies, setup_fn=setup,
-                   weights_fn=wfn, train_fn=train, module=fn.__module__)
+                   weights_fn=wfn, train_fn=train, module=fn.__module__, choices=allowed,
+                   check_params_fn=check_params)
         for p in s.problems:
             old = SOLVERS.get((p, name))
             if old is not None and (old.module, old.fn.__qualname__) != (s.module, fn.__qualname__):

@@ -13,6 +13,7 @@ result against the reference record and returns a finished
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from collections import OrderedDict
@@ -29,10 +30,12 @@ from .registry import get_problem, get_solver, load_callable
 from .sandbox import Outcome, one_line, run_limited
 from .schema import Cell, Row
 
-__all__ = ["USER_PREFIX", "obtain_instance", "resolve_solver", "evaluate_in_child", "to_score", "run_cell"]
+__all__ = ["USER_PREFIX", "MAX_STATS_BYTES", "obtain_instance", "resolve_solver", "evaluate_in_child", "to_score", "run_cell"]
 
 #: solver names of this form run a user's function ``MODULE:CALLABLE`` (``mmopt validate``)
 USER_PREFIX = "user:"
+#: the most bytes of JSON a cell's stats may take; larger stats are replaced by a note
+MAX_STATS_BYTES = 1 << 20
 
 
 # ---------------------------------------------------------------------------
@@ -174,7 +177,8 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
     produce : callable
         ``produce(instance) -> (solution, stats)``: the solver.
     keep_solution : bool
-        Return the solution's arrays (not those of a malformed solution).
+        Return the solution's arrays (not those of a malformed solution);
+        keys that are not the problem's solution keys are dropped first.
     reference : mapping, optional
         The instance's reference record (no gap without one).
 
@@ -184,7 +188,9 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
         The solution when ``keep_solution``, else empty.
     info : dict
         ``seconds``: wall-clock seconds of ``produce`` alone; ``stats``: the
-        solver's stats made JSON-safe (arrays over 64 elements summarised),
+        solver's stats made JSON-safe (arrays over 64 elements summarised,
+        non-finite numbers null, replaced by a note beyond
+        :data:`MAX_STATS_BYTES`),
         plus ``problem_data`` (:meth:`~mmopt.api.Problem.cell_data`) when the
         solution is feasible and the problem has some; ``score``: the finished
         :class:`~mmopt.evaluate.Score` as a dict (status, objective, gap
@@ -202,7 +208,16 @@ def evaluate_in_child(problem, instance: Instance, produce: Callable[[Instance],
     t0 = time.perf_counter()
     solution, stats = produce(instance.readonly())
     seconds = time.perf_counter() - t0
-    info = {"seconds": seconds, "stats": json_safe(stats or {}, max_array=64)}
+    if isinstance(solution, Mapping):  # only the problem's keys: an extra array never travels or is written
+        known = {k.name for k in problem.solution_keys}
+        solution = {k: v for k, v in solution.items() if k in known}
+    if not isinstance(stats, Mapping):
+        stats = {}
+    safe = json_safe(stats, max_array=64)
+    size = len(json.dumps(safe))
+    if size > MAX_STATS_BYTES:
+        safe = {"stats_dropped": f"the solver's stats take {size} bytes of JSON, more than {MAX_STATS_BYTES}"}
+    info = {"seconds": seconds, "stats": safe}
     malformed = False
     try:
         sc = score(problem, instance, solution, reference, stats=stats)
@@ -242,7 +257,7 @@ def to_score(out: Outcome) -> Score:
     return Score(**out.info["score"])
 
 
-def run_cell(cell: Cell, keep_solution: bool = False) -> Row:
+def run_cell(cell: Cell, keep_solution: bool = False, cancelled: Callable[[], bool] | None = None) -> Row:
     """Run one cell and return its finished row.
 
     The solver's set-up, applicability check and weights fingerprint run in
@@ -259,6 +274,9 @@ def run_cell(cell: Cell, keep_solution: bool = False) -> Row:
         taken from ``cell.instance`` (a file given by the user).
     keep_solution : bool
         Put the solution arrays in ``Row.solution`` (never stored).
+    cancelled : callable, optional
+        Asked while the cell runs; ``True`` kills it and the row's status is
+        ``lost`` (its run is gone: the cell is run again next time).
 
     Returns
     -------
@@ -309,7 +327,10 @@ def run_cell(cell: Cell, keep_solution: bool = False) -> Row:
     params = dict(cell.params)
     out = run_limited(lambda: evaluate_in_child(p, inst, lambda i: s.solve(i, **params), keep_solution,
                                                 cell.reference),
-                      cell.time_limit, cell.memory_limit, watch_pids=(cell.driver_pid,) if cell.driver_pid else ())
+                      cell.time_limit, cell.memory_limit, watch_pids=(cell.driver_pid,) if cell.driver_pid else (),
+                      cancelled=cancelled)
+    if out.status == "cancelled":
+        out.status = "lost"
     sc = to_score(out)
     stats = dict(out.info.get("stats", {}))
     if s.setup_fn is not None:

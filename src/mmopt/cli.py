@@ -5,26 +5,30 @@ stderr and a non-zero exit; nothing is written when the input is bad.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from .api import InputError, MmoptError
-from .cli_util import dump_json
+from .cli_util import atomic_write, check_output, dump_json
 
-__all__ = ["app", "main"]
+__all__ = ["TABLE_SUFFIXES", "app", "check_environment", "main"]
 
 _dump = dump_json
 
 
-def _split(values) -> list[str]:
+def _split(values, what: str | None = None) -> list[str]:
     out = []
     for v in values or ():
         out += [x for x in v.replace(",", " ").split() if x]
+    if what and values and not out:
+        raise MmoptError(f"{what} names nothing (got {', '.join(repr(v) for v in values)})")
     return out
 
 
@@ -56,7 +60,7 @@ def _count(value, what: str = "--count"):
 
 
 def _check_output(out_path, inputs=()) -> Path:
-    """Refuse an output path before any work: wrong suffix, a directory, an input file, unwritable folder."""
+    """Refuse a solution output before any work: wrong suffix, a directory, an input file, unwritable folder."""
     out = Path(out_path)
     if out.suffix.lower() not in (".npz", ".mat"):
         raise MmoptError(f"{out_path}: output must end in .npz or .mat")
@@ -78,6 +82,17 @@ def _check_output(out_path, inputs=()) -> Path:
     return out
 
 
+def _memory_limit(value, scheduler=None):
+    """``--memory-limit``: positive, finite, at most this machine's memory (unless the cells run elsewhere)."""
+    from .sandbox import check_memory_limit, machine_memory_gb
+
+    return check_memory_limit(value, "--memory-limit", maximum=None if scheduler else machine_memory_gb())
+
+
+#: table formats -> the suffixes ``table --out`` accepts for them
+TABLE_SUFFIXES = {"md": (".md", ".markdown", ".txt"), "latex": (".tex",), "csv": (".csv",)}
+
+
 class _Group(click.Group):
     """The mmopt command group; problems contribute extra commands (``Problem.cli_commands``)."""
 
@@ -97,10 +112,28 @@ class _Group(click.Group):
         return super().get_command(ctx, name) or self._problem_commands().get(name)
 
 
+def check_environment() -> None:
+    """Refuse malformed ``MMOPT_*`` environment variables before any command runs.
+
+    Raises
+    ------
+    MmoptError
+        When ``MMOPT_MAX_INPUT_GB`` is not a positive finite number, or
+        ``MMOPT_INSTANCE_CACHE`` names something other than a folder.
+    """
+    from .io import max_input_bytes
+
+    max_input_bytes()
+    cache = os.environ.get("MMOPT_INSTANCE_CACHE")
+    if cache and os.path.lexists(cache) and not os.path.isdir(cache):
+        raise MmoptError(f"MMOPT_INSTANCE_CACHE={cache}: not a folder")
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mmopt")
 def app():
     """mmopt: score mmWave association and beam-management algorithms against certified optima."""
+    check_environment()
 
 
 @app.command("list")
@@ -155,7 +188,8 @@ def describe(problem, fmt):
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--count", type=int, default=None, help="First N instances (default: all).")
 @click.option("--format", "fmt", type=click.Choice(["npz", "mat"]), default="npz")
-def generate(problem, suite, out_dir, count, fmt):
+@click.option("--force", is_flag=True, help="Replace instance files that exist already.")
+def generate(problem, suite, out_dir, count, fmt, force):
     """Write the instances of a suite as files."""
     from .io import write_instance
     from .registry import get_problem
@@ -164,12 +198,25 @@ def generate(problem, suite, out_dir, count, fmt):
     s = p.suite(suite)
     _count(count)
     n = s.count if count is None else min(count, s.count)
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
         raise MmoptError(f"{out_dir}: exists and is not a folder")
-    instances = [p.generate(suite, i) for i in range(n)]
-    for inst in instances:
-        path = Path(out_dir) / f"{problem}_{suite}_{inst.meta['index']:04d}.{fmt}"
-        write_instance(path, inst)
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise MmoptError(f"{out_dir}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise MmoptError(f"{out_dir}: folder {folder} is not writable")
+    paths = [out / f"{problem}_{suite}_{i:04d}.{fmt}" for i in range(n)]
+    exist = [q for q in paths if os.path.lexists(q)]
+    if exist and not force:
+        raise MmoptError(f"{exist[0]}: exists ({len(exist)} of the {n} files); pass --force to replace them")
+    for i, path in enumerate(paths):
+        if path.is_dir():
+            raise MmoptError(f"{path}: is a directory")
+    for i, path in enumerate(paths):
+        write_instance(path, p.generate(suite, i))
     click.echo(f"wrote {n} instances of {problem}/{suite} to {out_dir}")
 
 
@@ -179,8 +226,11 @@ def generate(problem, suite, out_dir, count, fmt):
 @click.option("--instance", "instance_path", required=True, type=click.Path())
 @click.option("--out", "out_path", required=True, type=click.Path())
 @click.option("--param", "params", multiple=True, help="KEY=VALUE solver parameter (repeatable).")
-@click.option("--time-limit", type=float, default=None, help="Seconds; the solver is killed past it.")
-def solve(problem, solver_name, instance_path, out_path, params, time_limit):
+@click.option("--time-limit", type=float, default=600.0, show_default=True,
+              help="Seconds for the solver and its check; it is killed past it.")
+@click.option("--memory-limit", type=float, default=None,
+              help="GB the solver's processes may use together (default: the machine's memory over its cores).")
+def solve(problem, solver_name, instance_path, out_path, params, time_limit, memory_limit):
     """Solve one instance file and write the solution file."""
     from .cell import run_cell
     from .schema import Cell
@@ -188,7 +238,10 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
     from .references import load_references
     from .registry import get_problem, get_solver
 
+    from .sandbox import default_memory_limit
+
     time_limit = _time_limit(time_limit)
+    memory_limit = _memory_limit(memory_limit) or default_memory_limit()
     _check_output(out_path, [instance_path])
     inst = read_instance(instance_path, problem)
     p = get_problem(inst.problem)
@@ -201,7 +254,8 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
         if inst.meta.get("suite") in p.suites else None
     row = run_cell(Cell(problem=p.name, suite=inst.meta.get("suite"), index=inst.meta.get("index"),
                         instance={"arrays": dict(inst), "meta": inst.meta}, solver=s.name, params=prm,
-                        seed=prm.get("seed", 0), reference=ref, time_limit=time_limit), keep_solution=True)
+                        seed=prm.get("seed", 0), reference=ref, time_limit=time_limit,
+                        memory_limit=memory_limit), keep_solution=True)
     result = {"problem": p.name, "solver": s.name, "instance": str(instance_path), "status": row.status,
               "objective": row.objective, "feasible": bool(row.feasible), "seconds": row.seconds,
               "gap": row.gap, "reference": row.reference, "message": row.message, "stats": row.stats}
@@ -215,20 +269,38 @@ def solve(problem, solver_name, instance_path, out_path, params, time_limit):
         sys.exit(1)
 
 
+def _score_in_child(p, inst, sol, ref, tol):
+    """Child body of ``evaluate``: the score, or the one-line input error."""
+    from .evaluate import score
+
+    try:
+        sc = score(p, inst, sol, ref, tol)
+    except MmoptError as e:
+        return {}, {"input_error": str(e)}
+    return {}, {"score": dataclasses.asdict(sc)}
+
+
 @app.command()
 @click.option("--problem", default=None)
 @click.option("--instance", "instance_path", required=True, type=click.Path())
 @click.option("--solution", "solution_path", required=True, type=click.Path())
 @click.option("--tol", type=float, default=1e-6, show_default=True, help="Relative feasibility tolerance.")
-def evaluate(problem, instance_path, solution_path, tol):
+@click.option("--time-limit", type=float, default=300.0, show_default=True,
+              help="Seconds the check and the metrics may take.")
+@click.option("--memory-limit", type=float, default=None,
+              help="GB the check may use (default: the machine's memory over its cores).")
+def evaluate(problem, instance_path, solution_path, tol, time_limit, memory_limit):
     """Check and evaluate a solution: exit 0 feasible, 1 infeasible, 2 malformed input."""
-    from .evaluate import score
+    from .evaluate import Score
     from .io import read_instance, read_solution
     from .references import load_references
     from .registry import get_problem
+    from .sandbox import default_memory_limit, run_limited
 
     if not math.isfinite(tol) or tol < 0:
         raise MmoptError(f"--tol must be a finite number >= 0, got {tol}")
+    time_limit = _time_limit(time_limit)
+    memory_limit = _memory_limit(memory_limit) or default_memory_limit()
     inst = read_instance(instance_path, problem)
     sol, meta = read_solution(solution_path, inst.problem)
     p = get_problem(inst.problem)
@@ -237,7 +309,15 @@ def evaluate(problem, instance_path, solution_path, tol):
         click.echo(f"warning: {solution_path} was computed for another instance (hash {h[:12]})", err=True)
     ref = load_references(p.name, inst.meta["suite"]).get(inst.hash) \
         if inst.meta.get("suite") in p.suites else None
-    sc = score(p, inst, sol, ref, tol)
+    # the checker and the metrics run in a limited child: a huge instance or solution costs one line
+    out = run_limited(lambda: _score_in_child(p, inst, sol, ref, tol), time_limit, memory_limit)
+    if out.status == "timeout":
+        raise MmoptError(f"evaluating {solution_path} took longer than {time_limit:g} s (--time-limit)")
+    if out.status != "ok":
+        raise MmoptError(f"evaluating {solution_path} failed: {out.message}")
+    if out.info.get("input_error"):
+        raise MmoptError(out.info["input_error"])
+    sc = Score(**out.info["score"])
     click.echo(_dump({"problem": p.name, "feasible": sc.feasible, "objective": sc.objective,
                       "max_violation": sc.max_violation, "violations": sc.violations,
                       "status": sc.status, "reference": sc.reference, "gap": sc.gap, "metrics": sc.metrics}))
@@ -263,35 +343,54 @@ def evaluate(problem, instance_path, solution_path, tol):
 @click.option("--plugin", "plugins", multiple=True, help="Module with extra @solver/@problem plugins.")
 @click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--claim-wait", type=float, default=None,
+              help="Seconds to wait for cells another run claimed (default: the time limit plus a minute).")
 def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, memory_limit, keep_failed, params,
-        seed, count, force, plugins, fmt, quiet):
-    """Run the benchmark matrix (problems x instances x solvers) and print the table."""
+        seed, count, force, plugins, fmt, quiet, claim_wait):
+    """Run the benchmark matrix (problems x instances x solvers) and print the table of the run's cells.
+
+    Exit status: 0 when done; 1 when cells were lost with the Dask scheduler
+    (run again to retry them); 2 for bad input; 128 + N when interrupted by
+    signal N (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after one
+    line and with every finished cell kept.
+    """
     from rich.console import Console
 
     from .registry import add_plugin_modules, problems
     from .report import render, summarise
+    from .runner import MAX_SEED, check_scheduler, check_workers
     from .runner import run as run_matrix
     from .store import Store
 
     if workers is not None and scheduler:
         raise MmoptError("use either --workers or --scheduler, not both")
-    if workers is not None and workers < 0:
-        raise MmoptError("--workers must be >= 0")
-    from .sandbox import check_memory_limit
-
+    check_workers(workers)
     time_limit = _time_limit(time_limit)
-    check_memory_limit(memory_limit)
+    _memory_limit(memory_limit, scheduler)
     _count(count)
-    files = add_plugin_modules(_split(plugins))
-    names = _split(problem_names) or [n for n, p in problems().items() if suite in p.suites]
+    if not 0 <= seed < MAX_SEED:
+        raise MmoptError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed}")
+    if claim_wait is not None and not (math.isfinite(claim_wait) and claim_wait >= 0):
+        raise MmoptError(f"--claim-wait must be a finite number of seconds >= 0, got {claim_wait}")
+    names = _split(problem_names, "--problems")
+    solvers = _split(solver_names, "--solvers") or None
+    prm = _params(params, scoped=True)
+    if scheduler:
+        scheduler = check_scheduler(scheduler)
+    # a value naming an existing file or folder is one plugin (its path may hold spaces or commas)
+    files = add_plugin_modules([x for v in plugins for x in ([v] if os.path.exists(v) else _split([v], "--plugin"))])
+    names = names or [n for n, p in problems().items() if suite in p.suites]
     if not names:
         raise MmoptError(f"no problem has a suite '{suite}'")
     console = Console(stderr=True)
-    summ = run_matrix(names, suite, _split(solver_names) or None, db=db, workers=workers, scheduler=scheduler,
-                      time_limit=time_limit, force=force, params=_params(params, scoped=True), seed=seed,
+    summ = run_matrix(names, suite, solvers, db=db, workers=workers, scheduler=scheduler,
+                      time_limit=time_limit, force=force, params=prm, seed=seed,
                       count=count, progress=not quiet, console=console, plugin_files=files,
-                      memory_limit=memory_limit, keep_failed=keep_failed)
+                      memory_limit=memory_limit, keep_failed=keep_failed, claim_wait=claim_wait)
     if summ.interrupted:
+        if summ.signal:
+            click.echo(f"terminated by {summ.signal}, {summ.ran} finished cells kept", err=True)
+            sys.exit(128 + int(getattr(signal, summ.signal)))
         click.echo(f"interrupted, {summ.ran} finished cells kept", err=True)
         sys.exit(130)
     for u in summ.unavailable:
@@ -301,9 +400,12 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
         (f", {summ.by_other_run} left to another run" if summ.by_other_run else "")
     console.print(f"{summ.planned} cells: {summ.cached} from the store, {summ.ran} run ({counts}){extra} "
                   f"in {summ.seconds:.1f} s")
-    with Store(db) as st:
-        df = st.frame(problems=names, suites=[suite], solvers=_split(solver_names) or None)
+    with Store(db, readonly=True) as st:
+        df = st.frame(problems=names, suites=[suite], keys=summ.keys)
     click.echo(render(summarise(df), fmt))
+    if summ.lost:
+        click.echo(f"error: {summ.lost} cells lost with the Dask scheduler; run again to retry them", err=True)
+        sys.exit(1)
 
 
 @app.command()
@@ -313,20 +415,29 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
 @click.option("--suite", "suites", multiple=True)
 @click.option("--solvers", "solver_names", multiple=True)
 @click.option("--no-metrics", is_flag=True, help="Leave out the problem-specific metric columns.")
-@click.option("--out", "out_path", default=None, type=click.Path(), help="Write to a file instead of stdout.")
-def table(db, fmt, problem_names, suites, solver_names, no_metrics, out_path):
-    """Per problem, suite and solver: gaps, share optimal, feasibility, time."""
-    from .report import render, summarise
+@click.option("--out", "out_path", default=None, type=click.Path(),
+              help="Write to a file (.md, .tex or .csv, as --format) instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
+@click.option("--all-versions", is_flag=True,
+              help="Also rows of older solver versions, weights and suites (by default only the current ones).")
+def table(db, fmt, problem_names, suites, solver_names, no_metrics, out_path, force, all_versions):
+    """Per problem, suite and solver: gaps, share optimal, feasibility, time (the current versions' rows)."""
+    from .report import current_rows, render, summarise
     from .store import Store, default_db
 
     path = Path(db or default_db())
+    if out_path:
+        check_output(out_path, TABLE_SUFFIXES[fmt], force=force, what=f"table --out (format {fmt})")
     if not path.is_file():
         raise MmoptError(f"{path}: no results store (run `mmopt run` first or pass --db)")
-    with Store(path) as st:
-        df = st.frame(_split(problem_names) or None, _split(suites) or None, _split(solver_names) or None)
+    with Store(path, readonly=True) as st:
+        df = st.frame(_split(problem_names, "--problems") or None, _split(suites, "--suite") or None,
+                      _split(solver_names, "--solvers") or None)
+    if not all_versions:
+        df = current_rows(df)
     text = render(summarise(df, metrics=not no_metrics), fmt)
     if out_path:
-        Path(out_path).write_text(text)
+        atomic_write(out_path, lambda tmp: Path(tmp).write_text(text))
         click.echo(f"wrote {out_path}")
     else:
         click.echo(text, nl=False)
@@ -335,15 +446,17 @@ def table(db, fmt, problem_names, suites, solver_names, no_metrics, out_path):
 @app.command()
 @click.option("--db", default=None)
 @click.option("--out", "out_path", required=True, type=click.Path(), help=".csv or .parquet")
-def export(db, out_path):
-    """Export every stored cell with its provenance to CSV or Parquet."""
+@click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
+def export(db, out_path, force):
+    """Export every stored cell with its provenance to CSV or Parquet (every version: the store's history)."""
     from .store import Store, default_db
 
+    check_output(out_path, (".csv", ".parquet", ".pq"), force=force, what="export --out")
     path = Path(db or default_db())
     if not path.is_file():
         raise MmoptError(f"{path}: no results store")
-    with Store(path) as st:
-        st.export(out_path)
+    with Store(path, readonly=True) as st:
+        st.export(out_path, force=force)
     click.echo(f"wrote {out_path}")
 
 
@@ -376,10 +489,15 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
             click.echo(f"{row['instance']:<12} {row['status']:<10} objective {obj:<12} gap {gap:<12}"
                        f" {row['seconds']:.3f} s{msg}")
 
+    from .runner import check_scheduler, check_workers
+
     time_limit = _time_limit(time_limit)
     _count(count)
-    if workers is not None and workers < 0:
-        raise MmoptError("--workers must be >= 0")
+    if workers and scheduler:
+        raise MmoptError("use either --workers or --scheduler, not both")
+    check_workers(workers)
+    if scheduler:
+        scheduler = check_scheduler(scheduler)
     res = run_validation(target, problem, suite, count, time_limit, progress=show, workers=workers,
                          scheduler=scheduler)
     # like the table: an output that is not feasible (infeasible, error, timeout) counts as a 100 % gap
@@ -415,6 +533,11 @@ def references(problem, suite, solver_name, params, out_dir, workers, scheduler)
     from .certify import compute_references
     from .registry import get_solver
 
+    from .runner import check_scheduler, check_workers
+
+    check_workers(workers)
+    if scheduler:
+        scheduler = check_scheduler(scheduler)
     s = get_solver(solver_name, problem)
     if not s.certifies:
         raise MmoptError(f"solver '{solver_name}' is a {s.kind}, not a reference solver")
@@ -438,8 +561,10 @@ def plot(problem, suite, db, out_dir):
     path = Path(db or default_db())
     if not path.is_file():
         raise MmoptError(f"{path}: no results store (run `mmopt run --suite {suite} --problems {problem}` first)")
-    with Store(path) as st:
-        frame = st.frame(problems=[problem])  # every suite: a figure may sweep over suites
+    from .report import current_rows
+
+    with Store(path, readonly=True) as st:
+        frame = current_rows(st.frame(problems=[problem]))  # every suite: a figure may sweep over suites
     if frame.empty or not (frame["suite"] == suite).any():
         raise MmoptError(f"{path}: no cells of {problem}/{suite} (run `mmopt run --suite {suite} "
                          f"--problems {problem}` first)")
@@ -496,12 +621,14 @@ def train(problem, solver_name, epochs, seed, count, params, out_path, quiet):
 @click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")
 @click.option("--problems", "problem_names", multiple=True)
 @click.option("--out", "out_path", default="paper/REPRODUCTION.md", show_default=True, type=click.Path())
-def reproduce(suite, db, problem_names, out_path):
+@click.option("--all-versions", is_flag=True, help="Also rows of older solver versions, weights and suites.")
+def reproduce(suite, db, problem_names, out_path, all_versions):
     """Each paper's headline numbers next to mmopt's and the certified optimum (one table per paper)."""
     from .reproduce import reproduce as _reproduce
     from .store import default_db
 
-    _reproduce(db or default_db(), suite, out_path, _split(problem_names) or None)
+    _reproduce(db or default_db(), suite, out_path, _split(problem_names, "--problems") or None,
+               all_versions=all_versions)
     click.echo(f"wrote {out_path}")
 
 
@@ -519,8 +646,8 @@ def main(argv=None) -> None:
     Raises
     ------
     SystemExit
-        With a click error's exit code after its message (2 for a bad
-        command line);
+        With a click error's exit code after its message on one line,
+        ``error: COMMAND: MESSAGE`` (2 for a bad command line);
         with 2 after printing ``error: MESSAGE`` on stderr for an
         :class:`~mmopt.api.MmoptError` (bad input); with 130 after
         ``aborted`` or ``interrupted`` on Ctrl-C. A command that succeeds,
@@ -530,8 +657,13 @@ def main(argv=None) -> None:
         app.main(args=argv, standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except click.ClickException as e:
+    except click.exceptions.NoArgsIsHelpError as e:  # `mmopt` alone: the help
         e.show()
+        sys.exit(e.exit_code)
+    except click.ClickException as e:  # one line, as every other error
+        msg = " ".join(e.format_message().split())
+        cmd = getattr(getattr(e, "ctx", None), "command_path", None)
+        click.echo(f"error: {cmd + ': ' if cmd and cmd != 'mmopt' else ''}{msg}", err=True)
         sys.exit(e.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -542,6 +674,9 @@ def main(argv=None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except MemoryError:  # the checks run in limited children; this is a last line of defence
+        click.echo("error: out of memory (an input too large for this machine?)", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

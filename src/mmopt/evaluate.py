@@ -21,8 +21,8 @@ from .api import FeasibilityReport, Problem
 
 __all__ = ["STATUSES", "GAP_FLOOR", "gap", "abs_gap", "beats", "Score", "problem_metrics", "score", "compare"]
 
-#: every status a cell can have
-STATUSES = ("ok", "infeasible", "timeout", "error", "mismatch", "skipped")
+#: every status a cell can have (``lost``: its run or Dask scheduler went away; run again next time)
+STATUSES = ("ok", "infeasible", "timeout", "error", "mismatch", "skipped", "lost")
 #: smallest denominator of the relative gap
 GAP_FLOOR = 1e-9
 

@@ -14,6 +14,7 @@ zip, ``whosmat`` for ``.mat``) before inflating anything, against
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -22,7 +23,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .api import InputError, Instance, Key, Problem, json_default
+from .api import InputError, Instance, Key, MmoptError, Problem, json_default
+from .cli_util import atomic_write
 from .registry import get_problem
 
 __all__ = ["META_KEY", "FORMATS", "DEFAULT_MAX_INPUT_GB", "max_input_bytes", "save_arrays", "load_arrays", "conform",
@@ -47,26 +49,27 @@ def max_input_bytes() -> int:
     Raises
     ------
     InputError
-        When ``MMOPT_MAX_INPUT_GB`` is set but is not a number.
+        When ``MMOPT_MAX_INPUT_GB`` is set but is not a positive finite number (up to 2**20).
     """
     v = os.environ.get("MMOPT_MAX_INPUT_GB")
     try:
         gb = float(v) if v else DEFAULT_MAX_INPUT_GB
     except ValueError:
         raise InputError(f"MMOPT_MAX_INPUT_GB must be a number of GB, got '{v}'") from None
+    if not math.isfinite(gb) or gb <= 0 or gb > (1 << 20):
+        raise InputError(f"MMOPT_MAX_INPUT_GB must be a positive number of GB up to {1 << 20}, got '{v}'")
     return int(gb * (1 << 30))
-
-
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
 
 
 def _check_npz_sizes(path: Path) -> None:
     """Read every ``.npy`` header in the zip (a few bytes each) and refuse oversized declarations."""
     limit, total = max_input_bytes(), 0
     with zipfile.ZipFile(path) as zf:
+        seen = set()
+        for info in zf.infolist():  # zip keeps both copies of a name, and readers disagree on which wins
+            if info.filename in seen:
+                raise InputError(f"{path}: the archive holds two members named '{info.filename}'")
+            seen.add(info.filename)
         for info in zf.infolist():
             if not info.filename.endswith(".npy"):
                 continue
@@ -107,17 +110,15 @@ def _fmt(path: Path) -> str:
 
 
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    if not path.parent.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputError(f"{path}: cannot create its folder ({e.strerror or e})") from None
     try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        atomic_write(path, write)
+    except MmoptError as e:
+        raise InputError(str(e)) from None
 
 
 def save_arrays(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping | None = None) -> Path:

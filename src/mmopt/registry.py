@@ -15,6 +15,7 @@ listed by ``mmopt list``; it never breaks loading of the other plugins.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Callable
 
 from .api import EXTRAS, PROBLEMS, SOLVERS, MmoptError, Problem, Solver
+from .sandbox import run_limited
 
-__all__ = ["PLUGIN_PACKAGES", "UNAVAILABLE", "ENTRY_POINTS", "load_plugins", "plugin_specs", "import_plugin",
+__all__ = ["PLUGIN_PACKAGES", "PLUGIN_FILES_ENV", "UNAVAILABLE", "ENTRY_POINTS", "load_plugins", "plugin_specs",
+           "import_plugin",
            "load_callable", "add_plugin_modules", "get_problem", "get_solver", "problems", "solvers_for",
            "all_solvers"]
 
@@ -58,7 +61,9 @@ def _load_problem_package(name: str) -> None:
     mod = sys.modules.get(name)
     if mod is None:
         return
-    new = [p for p in PROBLEMS if p not in before]
+    # the problems this package defines (also when it was imported before the registry loaded it)
+    new = [n for n, p in PROBLEMS.items() if n not in before or type(p).__module__.startswith(name + ".")]
+    new = list(dict.fromkeys(new))
     table = getattr(mod, "SOLVERS", None)
     if table is not None and len(new) == 1:
         for solver_name, ep in table.items():
@@ -128,33 +133,86 @@ def _resolve(problem: str, name: str) -> Solver | None:
     return SOLVERS.get(key)
 
 
+#: where :func:`add_plugin_modules` names plugin files for this process and the workers it starts
+#: (separated by ``os.pathsep``, so that a path may hold spaces and commas)
+PLUGIN_FILES_ENV = "MMOPT_PLUGIN_FILES"
+
+
 def plugin_specs() -> list[str]:
-    """The plugins named in the ``MMOPT_PLUGINS`` environment variable.
+    """The plugins named in ``MMOPT_PLUGINS`` and, after them, ``MMOPT_PLUGIN_FILES``.
 
     Returns
     -------
     list of str
-        Module names or ``.py`` paths, in order; the variable is split at
-        commas and whitespace, empty entries dropped (``[]`` when unset).
+        Module names or paths, in order, without duplicates: ``MMOPT_PLUGINS``
+        split at commas and whitespace, then ``MMOPT_PLUGIN_FILES`` (written
+        by :func:`add_plugin_modules`) split at ``os.pathsep`` (its entries
+        may hold spaces); empty entries dropped (``[]`` when neither is set).
     """
-    return list(filter(None, os.environ.get("MMOPT_PLUGINS", "").replace(",", " ").split()))
+    out = list(filter(None, os.environ.get("MMOPT_PLUGINS", "").replace(",", " ").split()))
+    out += list(filter(None, os.environ.get(PLUGIN_FILES_ENV, "").split(os.pathsep)))
+    return list(dict.fromkeys(out))
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """What a plugin prints while it is imported goes to stderr (file descriptor 1 too), never into mmopt's output."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+
+
+def _shadowing(name: str, path: Path) -> str | None:
+    """Which module a plugin file named ``name`` would hide (a standard or an installed one), if any."""
+    if name in _STDLIB:
+        return "the Python standard library"
+    mod = sys.modules.get(name)
+    if mod is not None:
+        f = getattr(mod, "__file__", None)
+        return None if f and Path(f).resolve() == path else f"the imported module {name}"
+    return None
 
 
 def import_plugin(spec: str):
-    """Import a plugin given as a module name (found from the current directory too) or a ``.py`` path.
+    """Import a plugin given as a module name (found from the current directory too), a ``.py`` path or a package folder.
 
     A spec ending in ``.py`` or holding a path separator is a file: it is
     executed as a module named after its stem and registered in
     ``sys.modules`` under that name (a module of that name already imported
     from the same file is returned as it is; so is one of that name when
     the file does not exist here, as on a Dask worker the runner shipped it
-    to). Any other spec is imported with :func:`importlib.import_module`,
-    the current directory appended to ``sys.path`` first if it is not there.
+    to). A package's ``__init__.py`` or folder is imported as the package,
+    from its parent folder. Any other spec is imported with
+    :func:`importlib.import_module`, the current directory appended to
+    ``sys.path`` first if it is not there. What the module prints while it
+    is imported goes to stderr. A module whose import fails is removed from
+    ``sys.modules`` (the next call imports it again).
 
     Parameters
     ----------
     spec : str
-        ``package.module`` or ``path/to/file.py``.
+        ``package.module``, ``path/to/file.py``, ``path/to/pkg`` or ``path/to/pkg/__init__.py``.
 
     Returns
     -------
@@ -164,35 +222,76 @@ def import_plugin(spec: str):
     Raises
     ------
     MmoptError
-        ``no such file: SPEC`` for a missing file; ``cannot import 'SPEC': ...``
+        ``no such file: SPEC`` for a missing file; a file named like a
+        standard-library or already imported module; ``cannot import 'SPEC': ...``
         when the import fails or the module's own code raises (or calls
         ``sys.exit``) while importing; an :class:`~mmopt.api.MmoptError`
         raised by the module passes through unchanged.
     """
+    before = set(sys.modules)
     try:
-        if spec.endswith(".py") or os.sep in spec:
-            path = Path(spec).resolve()
-            name = path.stem
-            if not path.is_file():
-                if name in sys.modules:  # shipped to this worker by the runner
-                    return sys.modules[name]
-                raise MmoptError(f"no such file: {spec}")
-            if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
-                return sys.modules[name]
-            s = importlib.util.spec_from_file_location(name, path)
-            mod = importlib.util.module_from_spec(s)
-            sys.modules[name] = mod
-            s.loader.exec_module(mod)
-            return mod
-        if os.getcwd() not in sys.path and "" not in sys.path:
-            sys.path.append(os.getcwd())
-        return importlib.import_module(spec)
-    except MmoptError:
+        with _stdout_to_stderr():
+            return _import_plugin(spec)
+    except BaseException as e:
+        for name in set(sys.modules) - before:  # nothing half-loaded stays behind
+            sys.modules.pop(name, None)
+        if isinstance(e, MmoptError):
+            raise
+        if isinstance(e, ImportError):
+            raise MmoptError(f"cannot import '{spec}': {e}") from None
+        if isinstance(e, (Exception, SystemExit)):  # the module's own code failed while importing
+            raise MmoptError(f"cannot import '{spec}': {type(e).__name__}: {e}") from None
         raise
-    except ImportError as e:
-        raise MmoptError(f"cannot import '{spec}': {e}") from None
-    except (Exception, SystemExit) as e:  # the module's own code failed while importing
-        raise MmoptError(f"cannot import '{spec}': {type(e).__name__}: {e}") from None
+
+
+def _import_plugin(spec: str):
+    if spec.endswith(".py") or os.sep in spec or (os.altsep and os.altsep in spec):
+        path = Path(spec).resolve()
+        if path.is_dir() or path.name == "__init__.py":
+            pkg = path if path.is_dir() else path.parent
+            if not (pkg / "__init__.py").is_file():
+                if pkg.name in sys.modules:  # a package shipped to this worker by the runner
+                    return sys.modules[pkg.name]
+                try:
+                    return importlib.import_module(pkg.name)
+                except ImportError:
+                    raise MmoptError(f"no such package: {spec}") from None
+            mod = sys.modules.get(pkg.name)
+            f = getattr(mod, "__file__", None) or ""
+            if mod is not None and pkg.name not in _STDLIB and hasattr(mod, "__path__") and (
+                    Path(f).resolve() == pkg / "__init__.py" or not f.startswith((sys.prefix, sys.base_prefix))):
+                return mod  # this package, or the copy of it the runner shipped to this worker
+            why = _shadowing(pkg.name, pkg / "__init__.py")
+            if why:
+                raise MmoptError(f"plugin package {spec}: the name '{pkg.name}' is taken by {why}; rename it")
+            if str(pkg.parent) not in sys.path:
+                sys.path.append(str(pkg.parent))
+            return importlib.import_module(pkg.name)
+        name = path.stem
+        if not path.is_file():
+            have = getattr(sys.modules.get(name), "__file__", None) or ""
+            if name in sys.modules and name not in _STDLIB and not have.startswith((sys.prefix, sys.base_prefix)):
+                return sys.modules[name]  # shipped to this worker by the runner
+            found = importlib.util.find_spec(name) if name.isidentifier() and name not in _STDLIB else None
+            if found is not None and not str(found.origin or "").startswith((sys.prefix, sys.base_prefix)):
+                return importlib.import_module(name)  # shipped (a package as a zip) but not imported yet
+            raise MmoptError(f"no such file: {spec}")
+        have = getattr(sys.modules.get(name), "__file__", None)
+        if have and (have == str(path) or (Path(have).name == path.name and name not in _STDLIB)):
+            return sys.modules[name]  # this file, or the copy of it the runner shipped to this worker
+        if not name.isidentifier():
+            raise MmoptError(f"plugin file {spec}: '{name}' is not a valid module name; rename it")
+        why = _shadowing(name, path)
+        if why:
+            raise MmoptError(f"plugin file {spec}: the name '{name}' is taken by {why}; rename it")
+        s = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(s)
+        sys.modules[name] = mod
+        s.loader.exec_module(mod)
+        return mod
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
+    return importlib.import_module(spec)
 
 
 def load_callable(spec: str) -> Callable:
@@ -225,19 +324,33 @@ def load_callable(spec: str) -> Callable:
     return fn
 
 
-def add_plugin_modules(modules) -> list[Path]:
-    """Import user plugins here and name them in MMOPT_PLUGINS; returns their source files.
+def _probe_import(spec: str) -> tuple[dict, dict]:
+    """Child body: import a plugin; its one-line error, if any."""
+    try:
+        import_plugin(spec)
+    except MmoptError as e:
+        return {}, {"error": str(e)}
+    return {}, {}
 
-    A module name is resolved to its file, so that the runner can ship it to
-    Dask workers that do not share this process's current directory. The
-    files are appended to ``MMOPT_PLUGINS`` (in this process's environment,
-    inherited by workers it starts), after the entries already there,
-    without duplicates.
+
+def add_plugin_modules(modules, probe_seconds: float | None = 120.0) -> list[Path]:
+    """Import user plugins here and name them in ``MMOPT_PLUGIN_FILES``; returns their source files.
+
+    Each plugin is first imported in a forked, time-limited child
+    (:func:`mmopt.sandbox.run_limited`): one that hangs, kills its process
+    or calls ``os._exit`` while importing is an error naming it, and mmopt
+    itself goes on. A module name is resolved to its file (a package to its
+    folder), so that the runner can ship it to Dask workers that do not
+    share this process's current directory. The files are appended to
+    ``MMOPT_PLUGIN_FILES`` (separated by ``os.pathsep``; in this process's
+    environment, inherited by workers it starts), without duplicates.
 
     Parameters
     ----------
     modules : iterable of str
-        Module names or ``.py`` paths (:func:`import_plugin`); empty entries are skipped.
+        Module names, ``.py`` paths or package folders (:func:`import_plugin`); empty entries are skipped.
+    probe_seconds : float or None
+        Time limit of the import in the child (``None``: no child, import here directly).
 
     Returns
     -------
@@ -248,17 +361,27 @@ def add_plugin_modules(modules) -> list[Path]:
     Raises
     ------
     MmoptError
-        When a module cannot be imported (:func:`import_plugin`).
+        When a module cannot be imported (:func:`import_plugin`), or its
+        import does not finish in the child.
     """
     modules = [m for m in modules if m]
     files = []
     for spec in modules:
+        if probe_seconds is not None:
+            out = run_limited(lambda: _probe_import(spec), probe_seconds)
+            if out.status != "ok":
+                what = "took longer than {:g} s".format(probe_seconds) if out.status == "timeout" else \
+                    f"failed ({out.message})"
+                raise MmoptError(f"cannot import plugin '{spec}': importing it {what}")
+            if out.info.get("error"):
+                raise MmoptError(out.info["error"])
         mod = import_plugin(spec)
         f = getattr(mod, "__file__", None)
         if f:
             files.append(Path(f).resolve())
-    have = plugin_specs()
-    os.environ["MMOPT_PLUGINS"] = " ".join(dict.fromkeys(have + [str(f) for f in files]))
+    entries = [str(f.parent) if f.name == "__init__.py" else str(f) for f in files]
+    have = list(filter(None, os.environ.get(PLUGIN_FILES_ENV, "").split(os.pathsep)))
+    os.environ[PLUGIN_FILES_ENV] = os.pathsep.join(dict.fromkeys(have + entries))
     return files
 
 

@@ -18,14 +18,82 @@ import math
 
 import numpy as np
 
-from .api import MmoptError
+from .api import PROBLEMS, MmoptError, params_key
+from .learned import fingerprint
+from .references import load_manifest
+from .registry import get_solver
+from .store import cache_key
 
-__all__ = ["FAILED", "OPT_WITHIN", "summarise", "render"]
+__all__ = ["FAILED", "OPT_WITHIN", "current_rows", "summarise", "render"]
 
 #: cell statuses counted as a gap of 1 (100 %)
 FAILED = ("infeasible", "timeout", "error")
 #: relative gap up to which a cell counts as optimal (``opt share``)
 OPT_WITHIN = 1e-4
+
+
+def current_rows(df):
+    """The rows of the current plan: those a run with today's solvers, weights and suites would serve.
+
+    A row is dropped when its solver is registered and the cache key that
+    solver gives the row's instance and parameters today (version, weights
+    sha256, canonical parameters) is not the row's own (an older version or
+    other weights), or when its instance is not in the suite's shipped
+    manifest (an older generator). Rows of solvers or problems not
+    registered here (a plugin not loaded) are kept.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Store rows (:meth:`mmopt.store.Store.frame`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows kept, index reset.
+    """
+    if df.empty:
+        return df
+    keep, memo, manifests = [], {}, {}
+    for r in df.itertuples(index=False):
+        ok = True
+        if r.problem in PROBLEMS and r.suite is not None:
+            mk = (r.problem, r.suite)
+            if mk not in manifests:
+                try:
+                    manifests[mk] = set(load_manifest(r.problem, r.suite) or []) or None
+                except Exception:  # noqa: BLE001 - a malformed manifest filters nothing
+                    manifests[mk] = None
+            if manifests[mk] is not None and r.instance_hash not in manifests[mk]:
+                ok = False
+        sk = (r.problem, r.solver, r.params)
+        if ok and sk not in memo:
+            try:
+                s = get_solver(r.solver, r.problem)
+                prm = s.canonical_params({k: v for k, v in json.loads(r.params or "{}").items() if k in s.params})
+                memo[sk] = (s.name, s.version, params_key(prm), fingerprint(s, prm))
+            except Exception:  # noqa: BLE001 - not registered here: kept as stored
+                memo[sk] = None
+        if ok and memo.get(sk) is not None:
+            name, version, pk, fp = memo[sk]
+            ok = r.cache_key == cache_key(r.instance_hash, name, version, pk, fp)
+        keep.append(ok)
+    return df[np.array(keep, dtype=bool)].reset_index(drop=True)
+
+
+def _labels(df):
+    """``solver`` where a (problem, suite, solver) has one parameter set; ``solver [k=v, ...]`` where it has several."""
+    out = df["solver"].astype(object).copy()
+    for _, g in df.groupby(["problem", "suite", "solver"], sort=False):
+        sets = g["params"].fillna("{}").unique()
+        if len(sets) < 2:
+            continue
+        parsed = {ps: json.loads(ps) for ps in sets}
+        common = {k: v for k, v in parsed[sets[0]].items() if all(parsed[o].get(k) == v for o in sets)}
+        for i, ps in zip(g.index, g["params"].fillna("{}")):
+            diff = ", ".join(f"{k}={v}" for k, v in sorted(parsed[ps].items()) if k not in common)
+            out[i] = f"{g.loc[i, 'solver']} [{diff}]"
+    return out
 
 
 def summarise(df, metrics: bool = True):
@@ -43,7 +111,9 @@ def summarise(df, metrics: bool = True):
     Returns
     -------
     pandas.DataFrame
-        One row per (problem, suite, solver), sorted: kind, instances, cells,
+        One row per (problem, suite, solver, parameters), sorted; a solver
+        run with several parameter sets gets one row per set, labelled
+        ``solver [k=v]`` with the parameters that differ: kind, instances, cells,
         mean / median / worst gap and opt share (fractions; failed cells count
         1), feasible share, failed / mismatch / skipped counts, mean objective,
         median seconds, plus the median inference seconds of learned solvers
@@ -54,12 +124,15 @@ def summarise(df, metrics: bool = True):
 
     if df.empty:
         return pd.DataFrame()
+    df = df.copy()
+    if "params" in df.columns:
+        df["solver"] = _labels(df)
     out = []
     for (problem, suite, solver), g in df.groupby(["problem", "suite", "solver"], sort=True):
         st = g["status"]
         kind = g["kind"].dropna().iloc[0] if g["kind"].notna().any() else None
         scored = g[st.isin(("ok",) + FAILED) & (g["gap"].notna() | st.isin(FAILED))]
-        run = g[st != "skipped"]
+        run = g[~st.isin(("skipped", "lost"))]
         gaps = np.where(scored["status"].isin(FAILED), 1.0, scored["gap"].astype(float))
         row = {"problem": problem, "suite": suite, "solver": solver, "kind": kind,
                "instances": int(g["instance_hash"].nunique()), "cells": int(len(g)),
@@ -71,6 +144,7 @@ def summarise(df, metrics: bool = True):
                if len(run) else math.nan,
                "failed": int(st.isin(FAILED).sum()), "mismatch": int((st == "mismatch").sum()),
                "skipped": int((st == "skipped").sum()),
+               **({"lost": int((st == "lost").sum())} if (st == "lost").any() else {}),
                "mean objective": float(g.loc[st == "ok", "objective"].mean()) if (st == "ok").any() else math.nan,
                "median seconds": float(run["seconds"].median()) if len(run) else math.nan}
         stats = [json.loads(x) for x in g.loc[st.isin(("ok", "infeasible", "mismatch")), "stats"] if x]

@@ -13,6 +13,8 @@ from typing import Iterable
 
 from .api import MmoptError
 from .registry import problems
+from .cli_util import atomic_write
+from .report import current_rows
 from .store import Store
 
 __all__ = ["COLUMNS", "fmt", "pct", "collect", "render", "reproduce"]
@@ -130,8 +132,11 @@ def render(sections: list[tuple[object, list[dict]]], suite: str, source: str = 
 
 
 def reproduce(db: str | Path, suite: str = "paper", out: str | Path | None = None,
-              problem_names: Iterable[str] | None = None) -> str:
-    """Render the report from the store ``db``; write it to ``out`` when given.
+              problem_names: Iterable[str] | None = None, all_versions: bool = False) -> str:
+    """Render the report from the store ``db`` (opened read-only); write it to ``out`` when given (atomically).
+
+    The report regenerates: an existing ``out`` is replaced (a symbolic link
+    there is replaced, its target never written).
 
     Parameters
     ----------
@@ -143,6 +148,9 @@ def reproduce(db: str | Path, suite: str = "paper", out: str | Path | None = Non
         A file to write the report to (folders created).
     problem_names : iterable of str, optional
         Only these problems.
+    all_versions : bool, optional
+        Also rows of older solver versions, weights and suites
+        (:func:`mmopt.report.current_rows` otherwise).
 
     Returns
     -------
@@ -152,16 +160,28 @@ def reproduce(db: str | Path, suite: str = "paper", out: str | Path | None = Non
     Raises
     ------
     MmoptError
-        When ``db`` is not a file.
+        When ``db`` is not a file or not a readable store, ``out`` is not a
+        ``.md`` file or cannot be written.
     """
 
     path = Path(db)
     if not path.is_file():
         raise MmoptError(f"{path}: no results store (run `mmopt run` first or pass --db)")
-    with Store(path) as st:
+    if out is not None:
+        out = Path(out)
+        if out.suffix.lower() not in (".md", ".markdown", ".txt"):
+            raise MmoptError(f"{out}: the report is markdown; --out must end in .md")
+        if out.is_dir():
+            raise MmoptError(f"{out}: is a directory")
+    with Store(path, readonly=True) as st:
         frame = st.frame(list(problem_names) if problem_names else None, None, None)
+    if not all_versions:
+        frame = current_rows(frame)
     text = render(collect(frame, suite, problem_names), suite, path.name)
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise MmoptError(f"{out}: cannot create its folder ({e.strerror or e})") from None
+        atomic_write(out, lambda tmp: Path(tmp).write_text(text))
     return text

@@ -9,22 +9,35 @@ single-threaded worker processes by default, or an existing cluster with
 ``scheduler=ADDRESS``), or ``workers=0`` to run them one by one in this
 process. Either way each cell runs :func:`mmopt.cell.run_cell`, which
 returns a finished row that is stored as it is. User plugin files are
-shipped to the workers (``Client.upload_file``). Ctrl-C keeps every finished
-cell.
+shipped to the workers (``Client.upload_file``). Every finished row is
+committed as it arrives; Ctrl-C, SIGTERM and SIGHUP keep every finished cell
+and release the run's claims. With an external scheduler, a run whose
+driver is gone has its running cells cancelled (with everything they
+started), and cells lost with the scheduler are stored ``lost`` and run
+again next time.
 
 Failed cells are not served from the store forever: a stored ``timeout`` is
 re-run when the time limit is larger, a stored ``error`` unless
 ``keep_failed``. Runs sharing a store claim their cells (a lease in the
-store), so two runs never compute the same cell. Each cell has a memory
-limit (GB, default: the machine's memory divided by the workers) and is
-killed with everything it started when the driver is gone (local runs).
+store), so two runs never compute the same cell; a cell claimed by another
+run is waited for, its owner named, for a bounded time. Each cell has a
+memory limit for its whole process tree (GB, default: the machine's memory
+divided by the workers, or by the cores with ``workers=0``) and is killed
+with everything it started when the driver is gone. ``workers`` is at most
+the cores; a ``scheduler`` address is checked before anything is written.
 """
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import dataclasses
+import logging
 import os
 import shutil
 import signal
+import socket
+import struct
 import tempfile
 import threading
 import time
@@ -42,11 +55,13 @@ from .sandbox import check_memory_limit, check_time_limit, default_memory_limit,
 from .schema import Cell, Row
 from .store import Store, cache_key, provenance
 
-__all__ = ["DEFAULT_TIME_LIMIT", "WORKER_ENV", "RunSummary", "plan", "make_client", "ship_plugins", "run_cells",
-           "chunked", "failed_row", "execute", "run"]
+__all__ = ["DEFAULT_TIME_LIMIT", "WORKER_ENV", "RunSummary", "plan", "max_workers", "check_workers",
+           "check_scheduler", "make_client", "ship_plugins", "run_cells", "chunked", "failed_row", "execute", "run"]
 
 #: seconds per cell unless the caller gives another limit (``mmopt run --time-limit``)
 DEFAULT_TIME_LIMIT = 600.0
+#: seeds are integers from 0 to 2**63 - 1 (NumPy's SeedSequence takes them; SQLite stores them)
+MAX_SEED = 1 << 63
 #: environment of the local Dask workers: single-threaded BLAS/OpenMP, memory returned to the system early
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "MALLOC_TRIM_THRESHOLD_": "65536"}
@@ -80,6 +95,12 @@ class RunSummary:
     by_other_run : int
         Cells left to another run that had claimed them (not counting those
         this run took over when that run let them go unfinished).
+    keys : list of str
+        Cache keys of the planned cells.
+    signal : str or None
+        ``SIGTERM`` or ``SIGHUP`` when that signal interrupted the run.
+    left_to : list of str
+        ``run_id (pid P on HOST)`` of the runs still holding cells when the wait ended.
     """
 
     run_id: str
@@ -93,11 +114,22 @@ class RunSummary:
     retried: int = 0
     #: cells left to another run that had claimed them
     by_other_run: int = 0
+    #: the cache keys of the planned cells (what the run's table shows)
+    keys: list = field(default_factory=list, repr=False)
+    #: the signal that interrupted the run (``SIGTERM``, ``SIGHUP``), ``None`` for Ctrl-C or none
+    signal: str | None = None
+    #: runs still holding cells when this run stopped waiting for them
+    left_to: list = field(default_factory=list)
 
     @property
     def ran(self) -> int:
         """Cells this run computed and stored (the sum of :attr:`counts`)."""
         return sum(self.counts.values())
+
+    @property
+    def lost(self) -> int:
+        """Cells stored ``lost`` (the Dask scheduler went away; run again next time)."""
+        return self.counts.get("lost", 0)
 
 
 def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[str] | None = None,
@@ -146,7 +178,8 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
     Raises
     ------
     MmoptError
-        When ``count`` is negative; a problem or named solver is unknown, a
+        When ``count`` is negative; ``seed`` is not an integer in [0, 2**63);
+        ``params`` sets ``seed`` (the cells' seed is ``seed``); a problem or named solver is unknown, a
         named problem has no such suite, a named solver solves none of the
         problems or is unavailable; a ``params`` entry names a solver not in
         the run, a ``"*"`` parameter no solver of the run has, or a parameter
@@ -158,6 +191,12 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
     time_limit = check_time_limit(time_limit)
     if count is not None and count < 0:
         raise MmoptError(f"--count must be >= 0, got {count}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < MAX_SEED:
+        raise MmoptError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed}")
+    for sname, prm in params.items():
+        if "seed" in prm:
+            raise MmoptError(f"--param {'' if sname == '*' else sname + '.'}seed: the seed of every cell is "
+                             f"--seed (given {prm['seed']})")
     names = list(problem_names or [n for n, p in all_problems().items() if suite in p.suites])
     wanted = list(solver_names or [])
     known = {s.name for n in names for s in solvers_for(get_problem(n).name)}
@@ -210,6 +249,115 @@ def plan(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable
     return cells
 
 
+#: the most local workers: the cores of this machine
+def max_workers() -> int:
+    """The most local workers ``--workers`` accepts: the cores of this machine.
+
+    Returns
+    -------
+    int
+    """
+    return os.cpu_count() or 1
+
+
+def check_workers(workers: int | None, what: str = "--workers") -> int | None:
+    """``None`` or an integer from 0 to :func:`max_workers`; anything else is an input error.
+
+    Parameters
+    ----------
+    workers : int or None
+        The number given.
+    what : str, optional
+        Its name in the error message.
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    MmoptError
+        When it is negative, not an integer, or more than the cores.
+    """
+    if workers is None:
+        return None
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise MmoptError(f"{what} must be an integer, got {workers!r}")
+    if workers < 0:
+        raise MmoptError(f"{what} must be >= 0")
+    if workers > max_workers():
+        raise MmoptError(f"{what} {workers} is more than the {max_workers()} cores of this machine "
+                         f"(at most {max_workers()}; use --scheduler for a larger cluster)")
+    return workers
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> str:
+    """Check that a Dask scheduler answers at ``address`` before a client connects to it.
+
+    The address must be ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` (``HOST:PORT``
+    means tcp); something must accept a connection there within ``timeout``
+    seconds, and it must greet like a Dask scheduler (the first bytes of its
+    handshake), so a wrong port fails at once with one line instead of a
+    hang or a client allocating what a foreign server's bytes declare.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler's address.
+    timeout : float
+        Seconds to wait for the connection and the greeting.
+
+    Returns
+    -------
+    str
+        The address with its scheme (``tcp://`` added when missing).
+
+    Raises
+    ------
+    MmoptError
+        When the address is malformed, nothing answers, or what answers is not a Dask scheduler.
+    """
+    raw = str(address).strip()
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = "tcp", raw
+    host, colon, port = rest.rpartition(":")
+    host = host.strip("[]")
+    bad = f"--scheduler '{address}': expected tcp://HOST:PORT"
+    if scheme not in ("tcp", "tls") or not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 \
+            or any(ch.isspace() or ch in "/?#@" for ch in host):
+        raise MmoptError(bad)
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+    except socket.gaierror:
+        raise MmoptError(f"--scheduler {address}: unknown host '{host}'") from None
+    except (OSError, TimeoutError) as e:
+        raise MmoptError(f"--scheduler {address}: nothing answers there ({getattr(e, 'strerror', None) or e})") \
+            from None
+    if scheme == "tcp":
+        try:
+            sock.settimeout(timeout)
+            data = b""
+            while len(data) < 16:
+                chunk = sock.recv(16 - len(data))
+                if not chunk:
+                    break
+                data += chunk
+        except (OSError, TimeoutError):
+            data = b""
+        finally:
+            sock.close()
+        ok = len(data) == 16
+        if ok:
+            total, nframes = struct.unpack("<QQ", data)
+            ok = 8 < total < (1 << 24) and 0 < nframes < 64
+        if not ok:
+            raise MmoptError(f"--scheduler {address}: what answers there is not a Dask scheduler")
+    else:
+        sock.close()
+    return f"{scheme}://{rest}"
+
+
 def make_client(workers: int | None = None, scheduler: str | None = None):
     """A Dask client: the given scheduler, or a LocalCluster of single-threaded workers.
 
@@ -223,7 +371,8 @@ def make_client(workers: int | None = None, scheduler: str | None = None):
     workers : int, optional
         Local worker processes; ``None`` or 0: one per core.
     scheduler : str, optional
-        Address of an existing Dask scheduler (``workers`` is then ignored).
+        Address of an existing Dask scheduler (``workers`` is then ignored),
+        checked first by :func:`check_scheduler`.
 
     Returns
     -------
@@ -232,16 +381,19 @@ def make_client(workers: int | None = None, scheduler: str | None = None):
     Raises
     ------
     MmoptError
-        When the scheduler cannot be reached within 20 seconds.
+        When the scheduler address is malformed, nothing or something else
+        than a Dask scheduler answers there, or the client cannot connect
+        within 20 seconds.
     """
     import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
+        address = check_scheduler(scheduler)
         try:
-            return Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as e:
-            raise MmoptError(f"cannot reach Dask scheduler at {scheduler}: {e}") from None
+            return Client(address, timeout="20s")
+        except (OSError, TimeoutError, ValueError, MemoryError) as e:
+            raise MmoptError(f"cannot reach Dask scheduler at {scheduler}: {one_line(e)}") from None
     n = workers or os.cpu_count() or 1
     # workers start with SIGINT ignored (inherited through exec): Ctrl-C reaches the driver only, which
     # shuts the cluster down; no worker prints a KeyboardInterrupt traceback. The dashboard stays off.
@@ -295,8 +447,34 @@ def ship_plugins(client, files: Iterable[Path]) -> None:
             client.upload_file(str(f))
 
 
+def _task_cancelled() -> Callable[[], bool] | None:
+    """In a Dask task: a callable telling whether the scheduler let the task go (its client, the run, is gone)."""
+    try:
+        from distributed.worker import get_worker, thread_state
+
+        worker, key = get_worker(), getattr(thread_state, "key", None)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    if key is None:
+        return None
+
+    def cancelled() -> bool:
+        try:
+            ts = worker.state.tasks.get(key)
+            return ts is None or ts.state in ("cancelled", "released", "forgotten") or \
+                str(getattr(worker, "status", "running")).split(".")[-1] not in ("running", "paused")
+        except Exception:  # noqa: BLE001 - the worker's state changes under us: keep running
+            return False
+
+    return cancelled
+
+
 def run_cells(cells: list[Cell]) -> list[Row]:
     """A Dask task: several cells one after another in one worker (each still forked and time-limited).
+
+    When the scheduler lets the task go (the run that submitted it is gone)
+    the running cell is killed with everything it started and the task
+    returns at once, its unfinished cells ``lost``.
 
     Parameters
     ----------
@@ -314,7 +492,14 @@ def run_cells(cells: list[Cell]) -> list[Row]:
         As :func:`mmopt.cell.run_cell` (:func:`execute` then stores every
         cell of the task as a worker failure).
     """
-    return [run_cell(c) for c in cells]
+    cancelled = _task_cancelled()
+    rows = []
+    for c in cells:
+        if cancelled is not None and cancelled():
+            rows.append(Row.of(c, status="lost", message="the run that submitted the cell is gone"))
+            continue
+        rows.append(run_cell(c, cancelled=cancelled))
+    return rows
 
 
 def chunked(cells: list[Cell], nworkers: int, max_chunk: int = 32) -> list[list[Cell]]:
@@ -343,6 +528,17 @@ def chunked(cells: list[Cell], nworkers: int, max_chunk: int = 32) -> list[list[
     order = sorted(cells, key=lambda c: (c.problem, c.suite, c.index, c.solver))
     size = max(1, min(max_chunk, len(order) // (8 * max(1, nworkers))))
     return [order[i:i + size] for i in range(0, len(order), size)]
+
+
+def _scheduler_lost(client, exc: BaseException) -> bool:
+    """Whether a task failed because the client lost its scheduler (not because of the cell)."""
+    try:
+        from distributed.comm.core import CommClosedError
+    except ImportError:  # pragma: no cover
+        CommClosedError = OSError  # noqa: N806
+    if isinstance(exc, (CommClosedError, asyncio.CancelledError, concurrent.futures.CancelledError)):
+        return True
+    return str(getattr(client, "status", "running")) not in ("running", "connecting")
 
 
 def failed_row(c: Cell, message: str) -> Row:
@@ -429,6 +625,9 @@ def execute(cells: list[Cell], *, client=None, workers: int | None = None, sched
     own = client is None
     if own:
         client = make_client(workers, scheduler)
+    if not local:  # an external scheduler that goes away is the `lost` status of its cells, not Dask's log pages
+        for name in [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "distributed"]:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     futures = {}
     try:
         ship_plugins(client, plugin_files)
@@ -443,8 +642,12 @@ def execute(cells: list[Cell], *, client=None, workers: int | None = None, sched
             chunk = futures[f]
             try:
                 rows = f.result()
-            except Exception as e:  # worker died, cancelled, ...
-                rows = [failed_row(c, f"worker failure: {one_line(e)}") for c in chunk]
+            except Exception as e:  # worker died, cancelled, the scheduler lost, ...
+                if _scheduler_lost(client, e):
+                    rows = [Row.of(c, status="lost", message=f"lost the Dask scheduler: {one_line(e)}")
+                            for c in chunk]
+                else:
+                    rows = [failed_row(c, f"worker failure: {one_line(e)}") for c in chunk]
             for row in rows:
                 on_row(row)
         return True
@@ -467,17 +670,21 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         time_limit: float | None = DEFAULT_TIME_LIMIT, force: bool = False,
         params: Mapping[str, Mapping] | None = None, seed: int = 0, count: int | None = None,
         progress: bool = True, console=None, client=None, plugin_files: Iterable[Path] = (),
-        memory_limit: float | None = None, keep_failed: bool = False) -> RunSummary:
+        memory_limit: float | None = None, keep_failed: bool = False,
+        claim_wait: float | None = None) -> RunSummary:
     """Run the matrix and store every finished cell. Returns a summary.
 
     ``memory_limit``: GB per cell (default: the machine's memory divided by
     the workers). Stored failures are retried: a ``timeout`` when
     ``time_limit`` is larger than the stored one, an ``error`` unless
     ``keep_failed``. Cells claimed by another live run on the same store are
-    left to it and waited for. Each row is stored with this run's id and
-    :func:`mmopt.store.provenance` as it arrives (committed at least every
-    0.25 seconds and at the end, so an interrupted run keeps its finished
-    cells); the claims are released at the end.
+    left to it and waited for, at most ``claim_wait`` seconds, the owner
+    named on the console. Each row is stored and committed with this run's
+    id and :func:`mmopt.store.provenance` as it arrives, so an interrupted or
+    killed run keeps every finished cell; the claims are released at the
+    end. SIGTERM and SIGHUP interrupt the run as Ctrl-C does (in the main
+    thread): the running cells are killed, the finished ones kept, the
+    claims released, and :attr:`RunSummary.signal` names the signal.
 
     Parameters
     ----------
@@ -517,6 +724,10 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         by the CPU count when that is not given, undivided for ``workers=0``).
     keep_failed : bool
         Serve stored ``error`` cells from the store instead of running them again.
+    claim_wait : float, optional
+        Seconds to wait for cells another live run claimed (default: the
+        time limit plus a minute, 15 minutes without a time limit); cells
+        still claimed then are left to that run.
 
     Returns
     -------
@@ -526,7 +737,9 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
     ------
     MmoptError
         As :func:`plan`; when ``db`` is not a usable mmopt store
-        (:class:`~mmopt.store.Store`), or the scheduler cannot be reached.
+        (:class:`~mmopt.store.Store`), ``workers`` is more than the cores
+        (:func:`check_workers`), or the scheduler cannot be reached
+        (:func:`check_scheduler`).
     InputError
         When ``time_limit`` or ``memory_limit`` is not a positive finite
         number or ``None``.
@@ -534,17 +747,23 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
     t0 = time.perf_counter()
     run_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     unavailable: list = []
+    check_workers(workers)
+    if scheduler:
+        scheduler = check_scheduler(scheduler)
     memory_limit = check_memory_limit(memory_limit) or default_memory_limit(
-        1 if workers == 0 else (workers or (None if scheduler or client else os.cpu_count())))
+        workers or (None if scheduler or client else os.cpu_count()))
     cells = plan(problem_names, suite, solver_names, params, seed, count, time_limit, unavailable)
     for c in cells:
         c.memory_limit = memory_limit
-    summary = RunSummary(run_id, planned=len(cells), unavailable=unavailable)
+    summary = RunSummary(run_id, planned=len(cells), unavailable=unavailable, keys=[c.key for c in cells])
+    if claim_wait is None:
+        claim_wait = (time_limit + 60.0) if time_limit is not None else 900.0
+    say = (lambda msg: console.print(msg, highlight=False)) if console is not None else (lambda msg: None)
     with Store(db) as store:
         done = set() if force else store.keys(c.key for c in cells)
         if done:
             for k, (status, limit) in store.failed(done).items():
-                if (status == "error" and not keep_failed) or (status == "timeout" and (
+                if status == "lost" or (status == "error" and not keep_failed) or (status == "timeout" and (
                         time_limit is None or (limit is not None and time_limit > limit))):
                     done.discard(k)
                     summary.retried += 1
@@ -553,53 +772,102 @@ def run(problem_names: Iterable[str] | None, suite: str, solver_names: Iterable[
         if not todo:
             summary.seconds = time.perf_counter() - t0
             return summary
-        before = store.run_ids([c.key for c in todo])
-        mine = store.claim([c.key for c in todo], run_id)
-        waiting = [c for c in todo if c.key not in mine]
-        todo = [c for c in todo if c.key in mine]
-        summary.by_other_run = len(waiting)
-        lease = store.keep_claims(run_id)
-        bar = progress_bar("status", console) if progress else None
-        task = bar.add_task("cells", total=len(todo), status="") if bar else None
-        prov = provenance()
+        with _signals_interrupt(summary):
+            before = store.run_ids([c.key for c in todo])
+            mine = store.claim([c.key for c in todo], run_id)
+            waiting = [c for c in todo if c.key not in mine]
+            todo = [c for c in todo if c.key in mine]
+            summary.by_other_run = len(waiting)
+            lease = store.keep_claims(run_id)
+            bar = progress_bar("status", console) if progress else None
+            task = bar.add_task("cells", total=len(todo), status="") if bar else None
+            prov = provenance()
 
-        def on_row(row: Row):
-            row.run_id, row.provenance, row.solution = run_id, prov, None
-            store.put(row, commit=False)
-            store.commit_every(0.25)
-            summary.counts[row.status] = summary.counts.get(row.status, 0) + 1
-            if bar:
-                bar.update(task, advance=1, status=" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())))
+            def on_row(row: Row):
+                row.run_id, row.provenance, row.solution = run_id, prov, None
+                store.put(row, commit=True)  # committed at once: a killed run keeps every finished cell
+                summary.counts[row.status] = summary.counts.get(row.status, 0) + 1
+                if bar:
+                    bar.update(task, advance=1,
+                               status=" ".join(f"{k}={v}" for k, v in sorted(summary.counts.items())))
 
-        if bar:
-            bar.start()
-        try:
-            ok = execute(todo, client=client, workers=workers, scheduler=scheduler, plugin_files=plugin_files,
-                         on_row=on_row)
-            summary.interrupted = not ok
-            while waiting and not summary.interrupted:  # cells another run claimed: wait, or take them over
-                time.sleep(0.5)
+            try:
+                if bar:
+                    bar.start()
+                ok = execute(todo, client=client, workers=workers, scheduler=scheduler, plugin_files=plugin_files,
+                             on_row=on_row)
+                summary.interrupted = not ok
+                if waiting and not summary.interrupted:
+                    owners = store.claim_owners([c.key for c in waiting])
+                    say(f"waiting up to {claim_wait:.0f} s for {len(waiting)} cells claimed by another run: "
+                        + "; ".join(f"{n} by run {o}" for o, n in sorted(owners.items())))
+                wait_end = time.monotonic() + claim_wait
+                while waiting and not summary.interrupted:  # cells another run claimed: wait, or take them over
+                    if time.monotonic() > wait_end:
+                        owners = store.claim_owners([c.key for c in waiting])
+                        summary.left_to = sorted(owners)
+                        say(f"stopped waiting after {claim_wait:.0f} s: {len(waiting)} cells left to "
+                            + "; ".join(f"run {o}" for o in sorted(owners)))
+                        break
+                    time.sleep(0.5)
+                    got = store.claim([c.key for c in waiting], run_id)
+                    if not got:
+                        continue
+                    now = store.run_ids(list(got))
+                    finished = {k for k in got if k in now and now[k] != before.get(k)}
+                    store.release(run_id, finished)
+                    take = [c for c in waiting if c.key in got and c.key not in finished]
+                    waiting = [c for c in waiting if c.key not in got]
+                    if take:
+                        summary.by_other_run -= len(take)
+                        ok = execute(take, client=client, workers=workers, scheduler=scheduler,
+                                     plugin_files=plugin_files, on_row=on_row)
+                        summary.interrupted = not ok
+            except KeyboardInterrupt:
+                summary.interrupted = True
+            finally:
+                _no_signals()  # a second SIGTERM while cleaning up does not leave claims behind
                 store.commit()
-                got = store.claim([c.key for c in waiting], run_id)
-                if not got:
-                    continue
-                now = store.run_ids(list(got))
-                finished = {k for k in got if k in now and now[k] != before.get(k)}
-                store.release(run_id, finished)
-                take = [c for c in waiting if c.key in got and c.key not in finished]
-                waiting = [c for c in waiting if c.key not in got]
-                if take:
-                    summary.by_other_run -= len(take)
-                    ok = execute(take, client=client, workers=workers, scheduler=scheduler,
-                                 plugin_files=plugin_files, on_row=on_row)
-                    summary.interrupted = not ok
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        finally:
-            store.commit()
-            lease.stop()
-            store.release(run_id)
-            if bar:
-                bar.stop()
+                lease.stop()
+                store.release(run_id)
+                if bar:
+                    bar.stop()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+class _Interrupt(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised as Ctrl-C is."""
+
+
+_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+_SAVED: list = []
+
+
+@contextlib.contextmanager
+def _signals_interrupt(summary: RunSummary):
+    """SIGTERM and SIGHUP raise KeyboardInterrupt (noting the signal in ``summary``), in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if summary.signal is None:
+            summary.signal = signal.Signals(signum).name
+            raise _Interrupt()
+
+    saved = {s: signal.signal(s, handler) for s in _SIGNALS}
+    _SAVED.append(saved)
+    try:
+        yield
+    finally:
+        _SAVED.pop()
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
+def _no_signals() -> None:
+    """Ignore further SIGTERM and SIGHUP until the enclosing :func:`_signals_interrupt` restores them."""
+    if _SAVED and threading.current_thread() is threading.main_thread():
+        for s in _SIGNALS:
+            signal.signal(s, lambda *_: None)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .api import json_default, params_key
+from .api import json_safe, params_key
 
 __all__ = ["COLUMNS", "Cell", "JSON_COLUMNS", "Row"]
 
@@ -86,7 +87,8 @@ class Row:
     cache_key : str
         Instance hash, solver, version, parameters and weights sha256, hashed.
     status : str
-        ``ok``, ``infeasible``, ``timeout``, ``error``, ``mismatch`` or ``skipped``.
+        ``ok``, ``infeasible``, ``timeout``, ``error``, ``mismatch``, ``skipped`` or ``lost``
+        (the run or its Dask scheduler went away: run again next time).
     objective, reference, gap, abs_gap : float or None
         The solution's value, the reference value and the gap (DESIGN.md).
     stats, metrics : dict
@@ -146,7 +148,7 @@ class Row:
         return cls(**{**base, **values})
 
     def record(self) -> dict:
-        """The stored columns: JSON columns encoded, ``created`` set, the solution left out.
+        """The stored columns: JSON columns encoded (non-finite numbers as null), ``created`` set, the solution left out.
 
         Returns
         -------
@@ -159,7 +161,9 @@ class Row:
                 continue
             v = getattr(self, f.name)
             if f.name in JSON_COLUMNS and v is not None and not isinstance(v, str):
-                v = json.dumps(v, sort_keys=True, default=json_default)
+                v = json.dumps(json_safe(v), sort_keys=True, allow_nan=False)  # NaN and inf become null
+            elif isinstance(v, float) and not math.isfinite(v):
+                v = None
             out[f.name] = v
         if out.get("created") is None:
             out["created"] = time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -9,7 +9,11 @@ Runs sharing a store claim the cells they compute (table ``claims``: the
 cell's key, the owner run, its host and pid, and a lease renewed while the
 run lives); a cell claimed by a live run is left to it. A file that is not
 an mmopt store (not SQLite, corrupted, a directory, a ``cells`` table with
-other columns) is refused with a one-line error and left untouched.
+other columns) is refused with a one-line error and left untouched. Reading
+commands open the store read-only (``Store(path, readonly=True)``): nothing
+is created or altered, and a locked store is one error, not a long wait.
+Every row the runner stores is committed at once (WAL with
+``synchronous=NORMAL``: a commit survives a killed process).
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from typing import Iterable, Mapping
 
 from ._version import __version__
 from .api import MmoptError
+from .cli_util import atomic_write, check_output
 from .sandbox import pid_alive
 from .schema import COLUMNS, Row
 
@@ -125,10 +130,18 @@ class Store:
     columns an older mmopt store lacks, and switches SQLite to WAL
     journaling. Closing (or leaving the ``with`` block) commits.
 
+    With ``readonly`` (``table``, ``export``, ``reproduce``, ``plot``) the
+    file is opened read-only and never changed: no table is created, no
+    column added (an older store's missing columns read as empty), and a
+    store locked by another process is one error after three seconds, not a
+    thirty-second wait called corruption.
+
     Parameters
     ----------
     path : str or path-like, optional
         The SQLite file (default :func:`default_db`).
+    readonly : bool, optional
+        Open for reading only (the file must exist).
 
     Attributes
     ----------
@@ -141,12 +154,13 @@ class Store:
     ------
     MmoptError
         When ``path`` is a directory, cannot be read, is not a SQLite file, is
-        read-only or corrupted, has a ``cells`` table that is not an mmopt
+        read-only (when opened for writing), locked, or corrupted, has a ``cells`` table that is not an mmopt
         results table, or when its folder cannot be created or written.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, readonly: bool = False):
         self.path = Path(path or default_db())
+        self.readonly = readonly
         where = f"results store {self.path}"
         if self.path.is_dir():
             raise MmoptError(f"{where}: is a directory, not a SQLite file")
@@ -158,6 +172,8 @@ class Store:
                 raise MmoptError(f"{where}: cannot be read ({e.strerror})") from None
             if head and head != _SQLITE_MAGIC:
                 raise MmoptError(f"{where}: not a SQLite file (not an mmopt results store)")
+        elif readonly:
+            raise MmoptError(f"{where}: no such file")
         else:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +182,10 @@ class Store:
             if not os.access(self.path.parent, os.W_OK | os.X_OK):
                 raise MmoptError(f"{where}: folder {self.path.parent} is not writable")
         try:
-            self.con = sqlite3.connect(self.path, timeout=30)
+            if readonly:
+                self.con = self._connect_readonly()
+            else:
+                self.con = sqlite3.connect(self.path, timeout=30)
         except sqlite3.Error as e:
             raise MmoptError(f"{where}: cannot be opened ({e})") from None
         try:
@@ -177,12 +196,17 @@ class Store:
                 if foreign or not CORE_COLUMNS <= set(have) or pk != ["cache_key"]:
                     raise MmoptError(f"{where}: its 'cells' table is not an mmopt results table "
                                      f"(columns {', '.join(sorted(have))}); use another --db")
+            self._columns = [k for k in COLUMNS if k in have] if have else []
+            if readonly:
+                return
             self.con.execute("PRAGMA journal_mode=WAL")
+            self.con.execute("PRAGMA synchronous=NORMAL")  # WAL: every commit survives a killed process
             cols = ", ".join(f"{k} {v}" for k, v in COLUMNS.items())
             self.con.execute(f"CREATE TABLE IF NOT EXISTS cells ({cols})")
             for k, v in COLUMNS.items():
                 if have and k not in have:
                     self.con.execute(f"ALTER TABLE cells ADD COLUMN {k} {v.replace(' PRIMARY KEY', '')}")
+            self._columns = list(COLUMNS)
             self.con.execute("CREATE TABLE IF NOT EXISTS claims (cache_key TEXT PRIMARY KEY, owner TEXT, "
                              "host TEXT, pid INTEGER, expires REAL)")
             self.con.commit()
@@ -191,9 +215,24 @@ class Store:
             raise
         except sqlite3.Error as e:
             self.con.close()
-            what = "is read-only or its folder is not writable" if "readonly" in str(e) or "unable to open" in \
-                str(e) else f"is corrupted or not an mmopt results store ({e})"
-            raise MmoptError(f"{where}: {what}") from None
+            raise MmoptError(f"{where}: {self._explain(e)}") from None
+
+    @staticmethod
+    def _explain(e: sqlite3.Error) -> str:
+        msg = str(e)
+        if "locked" in msg or "busy" in msg:
+            return "is locked by another process (try again when it has finished)"
+        if "readonly" in msg or "unable to open" in msg:
+            return "is read-only or its folder is not writable"
+        return f"is corrupted or not an mmopt results store ({e})"
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """A connection that never writes: ``mode=ro``, or ``immutable=1`` where the folder cannot be written."""
+        uri = self.path.resolve().as_uri()
+        immutable = not os.access(self.path.parent, os.W_OK) and not Path(f"{self.path}-wal").exists()
+        con = sqlite3.connect(f"{uri}?{'immutable=1' if immutable else 'mode=ro'}", uri=True, timeout=3)
+        con.execute("PRAGMA query_only=1")
+        return con
 
     def __enter__(self) -> "Store":
         return self
@@ -202,8 +241,9 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Commit and close the connection."""
-        self.con.commit()
+        """Commit (unless read-only) and close the connection."""
+        if not self.readonly:
+            self.con.commit()
         self.con.close()
 
     def has(self, key: str) -> bool:
@@ -262,7 +302,7 @@ class Store:
         return out
 
     def failed(self, keys: Iterable[str]) -> dict[str, tuple[str, float | None]]:
-        """(status, time limit) of the stored cells among ``keys`` whose status is ``timeout`` or ``error``.
+        """(status, time limit) of the stored cells among ``keys`` whose status is ``timeout``, ``error`` or ``lost``.
 
         Parameters
         ----------
@@ -278,7 +318,7 @@ class Store:
         out = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            q = (f"SELECT cache_key, status, time_limit FROM cells WHERE status IN ('timeout', 'error') "
+            q = (f"SELECT cache_key, status, time_limit FROM cells WHERE status IN ('timeout', 'error', 'lost') "
                  f"AND cache_key IN ({','.join('?' * len(chunk))})")
             out.update({r[0]: (r[1], r[2]) for r in self.con.execute(q, chunk)})
         return out
@@ -333,6 +373,28 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         return mine
+
+    def claim_owners(self, keys: Iterable[str]) -> dict[str, int]:
+        """Who holds the claims on ``keys``: ``"RUN_ID (pid P on HOST)"`` -> number of cells.
+
+        Parameters
+        ----------
+        keys : iterable of str
+            Cache keys.
+
+        Returns
+        -------
+        dict
+            One entry per owner of at least one of the keys.
+        """
+        keys, out = list(keys), {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT owner, host, pid FROM claims WHERE cache_key IN ({','.join('?' * len(chunk))})"
+            for owner, host, pid in self.con.execute(q, chunk):
+                name = f"{owner} (pid {pid} on {host})"
+                out[name] = out.get(name, 0) + 1
+        return out
 
     def renew(self, owner: str, lease: float = LEASE_SECONDS) -> None:
         """Extend every claim of ``owner`` to ``lease`` seconds from now, and commit.
@@ -420,7 +482,7 @@ class Store:
             self.commit()
 
     def frame(self, problems: Iterable[str] | None = None, suites: Iterable[str] | None = None,
-              solvers: Iterable[str] | None = None):
+              solvers: Iterable[str] | None = None, keys: Iterable[str] | None = None):
         """All rows as a pandas DataFrame (JSON columns left as text).
 
         Parameters
@@ -428,16 +490,21 @@ class Store:
         problems, suites, solvers : iterable of str, optional
             Keep only rows of these problems, suites and solvers (``None`` or
             empty: all).
+        keys : iterable of str, optional
+            Keep only rows with these cache keys (a run's plan); ``None``: all.
 
         Returns
         -------
         pandas.DataFrame
-            One row per cell, one column per store column, ordered by problem,
-            suite, solver and instance.
+            One row per cell, one column per store column (those an older
+            store lacks are empty), ordered by problem, suite, solver and
+            instance.
         """
         import pandas as pd
 
-        q, args, where = "SELECT * FROM cells", [], []
+        if not self._columns:
+            return pd.DataFrame(columns=list(COLUMNS))
+        q, args, where = f"SELECT {', '.join(self._columns)} FROM cells", [], []
         for col, vals in (("problem", problems), ("suite", suites), ("solver", solvers)):
             if vals:
                 vals = list(vals)
@@ -445,20 +512,33 @@ class Store:
                 args += vals
         if where:
             q += " WHERE " + " AND ".join(where)
-        return pd.read_sql_query(q + " ORDER BY problem, suite, solver, instance", self.con, params=args)
+        try:
+            order = ", ".join(c for c in ("problem", "suite", "solver", "instance") if c in self._columns)
+            df = pd.read_sql_query(q + " ORDER BY " + order, self.con, params=args)
+        except (sqlite3.Error, pd.errors.DatabaseError) as e:
+            raise MmoptError(f"results store {self.path}: {self._explain(e)}") from None
+        if keys is not None:
+            df = df[df["cache_key"].isin(set(keys))].reset_index(drop=True)
+        for c in COLUMNS:
+            if c not in df.columns:
+                df[c] = None
+        return df[list(COLUMNS)]
 
-    def export(self, path: str | os.PathLike, **filters) -> Path:
-        """Write rows to ``.csv`` or ``.parquet`` (atomically).
+    def export(self, path: str | os.PathLike, force: bool = False, **filters) -> Path:
+        """Write rows to ``.csv`` or ``.parquet``, atomically.
 
         The table of :meth:`frame` is written to a temporary file beside
-        ``path`` that then replaces it.
+        ``path`` that then replaces it (a symbolic link at ``path`` is
+        replaced, its target never written).
 
         Parameters
         ----------
         path : str or path-like
             The file; its suffix (``.csv``, ``.parquet`` or ``.pq``) chooses the format.
+        force : bool
+            Replace an existing file.
         **filters
-            ``problems``, ``suites``, ``solvers``, as :meth:`frame`.
+            ``problems``, ``suites``, ``solvers``, ``keys``, as :meth:`frame`.
 
         Returns
         -------
@@ -468,19 +548,16 @@ class Store:
         Raises
         ------
         MmoptError
-            When the suffix is not one of those.
+            When the suffix is not one of those, ``path`` is a directory, its
+            folder is missing or not writable, it exists and ``force`` is not
+            given, or the file cannot be written (a full disk, a file size limit).
         """
-        path = Path(path)
+        path = check_output(path, (".csv", ".parquet", ".pq"), force=force, what="export")
         df = self.frame(**filters)
-        tmp = path.with_name(f".{path.name}.tmp")
-        if path.suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        elif path.suffix in (".parquet", ".pq"):
-            df.to_parquet(tmp, index=False)
+        if path.suffix.lower() == ".csv":
+            atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
         else:
-
-            raise MmoptError(f"{path}: export format must be .csv or .parquet")
-        os.replace(tmp, path)
+            atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
         return path
 
 

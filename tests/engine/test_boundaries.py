@@ -163,3 +163,12 @@ def test_help_imports_no_solver_and_list_imports_no_torch():
     assert h == {"solvers": [], "torch": False, "dask": False}, h
     ls = _imported_after(["list"])
     assert ls["solvers"] and not ls["torch"] and not ls["dask"], ls
+
+
+def test_a_problem_folder_imported_before_the_registry_keeps_its_solver_table():
+    code = ("import mmopt.problems.highway_sector_beams as pkg\n"
+            "from mmopt.registry import ENTRY_POINTS, load_plugins\nload_plugins()\n"
+            "got = {n: e for (p, n), e in ENTRY_POINTS.items() if p == 'highway-sector-beams'}\n"
+            "print(got == pkg.SOLVERS and len(got) > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]

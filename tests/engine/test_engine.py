@@ -180,7 +180,7 @@ PLUGIN = textwrap.dedent('''
 
 def test_plugin_from_the_current_directory_reaches_local_workers(tmp_path):
     (tmp_path / "mysolvers.py").write_text(PLUGIN)
-    env = {k: v for k, v in os.environ.items() if k not in ("MMOPT_PLUGINS", "PYTHONPATH")}
+    env = {k: v for k, v in os.environ.items() if k not in ("MMOPT_PLUGINS", "MMOPT_PLUGIN_FILES", "PYTHONPATH")}
     out = subprocess.run([sys.executable, "-m", "mmopt.cli", "run", "--plugin", "mysolvers", "--suite", "smoke",
                           "--problems", "trajectory-assoc", "--solvers", "cwd-greedy", "--workers", "1",
                           "--db", str(tmp_path / "r.sqlite"), "--quiet", "--format", "csv"],

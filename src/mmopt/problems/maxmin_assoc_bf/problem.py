@@ -153,6 +153,7 @@ SUITES["train"] = Suite("train", 20000, dict(SUITES["paper"].params), seed=20240
 @problem
 class MaxMinAssocBF(Problem):
     name = "maxmin-assoc-bf"
+    max_instance_elements = 1_000_000  # ~650x the large suite; K^2 M SINR work stays blocked and bounded
     title = "Max-min fair user association and beamforming"
     paper = ("Li, Liu, Yu et al., multimodal GNN for user association and beamforming, "
              "eqs. (1)-(6); square-road-loop channel eqs. (10), (23)-(27); pilots eqs. (7)-(8)")

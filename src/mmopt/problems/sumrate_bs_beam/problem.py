@@ -209,6 +209,7 @@ class SumrateBsBeam(Problem):
     """Sum rate over serving BS and DFT beam per user with intra/inter-BS interference (eq. (4))."""
 
     name = "sumrate-bs-beam"
+    max_instance_elements = 20_000_000  # 16x the paper suite (1.25 M); 160 MB of float64
     title = "Multi-user sum rate with BS selection and analog DFT beams (crossroad, vehicle blockage)"
     paper = ("Y. Li, M. Zhou, J. Guo, F. Gao, Z. Yang, J. Ma, \"Out-of-Band Modality Synergy Based "
              "Multi-User Beam Prediction and Proactive BS Selection with Zero Pilot Overhead\", "

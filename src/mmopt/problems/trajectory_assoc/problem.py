@@ -278,6 +278,7 @@ class TrajectoryAssoc(Problem):
     """Serving BS per slot along a trajectory: throughput minus lambda x slots under threshold (eq. (5))."""
 
     name = "trajectory-assoc"
+    max_instance_elements = 20_000_000  # ~20x the largest paper instance (1.04 M with 50 training realisations)
     title = "Throughput-constrained trajectory association with handover and beam-tracking overheads"
     paper = ("S. Khosravi, H. S. Ghadikolaei, J. Zander, M. Petrova, \"Reinforcement learning-based joint "
              "handover and beam tracking in millimeter-wave networks\", arXiv:2301.05305 (2023), "
