@@ -80,3 +80,10 @@ def test_broken_promises_are_named():
 def test_expected_failures_must_name_a_check():
     with pytest.raises(ValueError, match="name no check"):
         parametrize_with_checks(["maxmin-assoc-bf"], expected_failures={"maxmin-assoc-bf::no-such-check": "x"})
+
+
+def test_every_text_parameter_declares_its_values():
+    """A string parameter takes one of named values: an unknown one is refused before any cell runs."""
+    missing = [f"{p}:{s.name}.{k}" for (p, _), s in all_solvers() if not s.module.startswith("mmopt_test")
+               for k, v in s.params.items() if isinstance(v, str) and k not in s.choices]
+    assert not missing, missing

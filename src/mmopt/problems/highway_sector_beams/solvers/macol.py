@@ -73,7 +73,7 @@ class _Agent:
         return sum(self.value.values()) / len(self.value)
 
 
-@solver("macol", problems=[PROBLEM], kind="distributed", version=3)
+@solver("macol", problems=[PROBLEM], kind="distributed", version=3, choices={"pick": ("random", "best-snr")})
 def macol(instance, *, explore_s: float = 120.0, epsilon: float = 0.05, pick: str = "random", seed: int = 0):
     """MACOL (Algorithm 1): per-beam contextual agents that serve or back off.
 

@@ -55,7 +55,7 @@ CHANNEL_PARAMS = ("generator_version", "L", "Mr", "Mc", "freq_hz", "noise_dbm", 
 _STATS_CACHE: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
-@solver("max-gain", problems=["maxmin-assoc-bf"], kind="baseline", version=2)
+@solver("max-gain", problems=["maxmin-assoc-bf"], kind="baseline", version=2, choices={"inner": ("duality", "socp")})
 def max_gain(instance, *, inner: str = "duality"):
     """Each user to the AP with the largest ``||h_{k,l}||``, then max-min SINR beamforming."""
     assoc = np.linalg.norm(instance["H"], axis=2).argmax(axis=1).astype(np.int64)
@@ -137,7 +137,8 @@ def estimated_instance(instance) -> dict:
 _WARM = ("mmopt.problems.maxmin_assoc_bf.solvers._lmmse_warm",)
 
 
-@solver("strongest-channel-lmmse", problems=["maxmin-assoc-bf"], kind="baseline", version=1, imports=_WARM)
+@solver("strongest-channel-lmmse", problems=["maxmin-assoc-bf"], kind="baseline", version=1, imports=_WARM,
+        choices={"inner": ("duality", "socp")})
 def strongest_channel_lmmse(instance, *, inner: str = "duality"):
     """LMMSE estimates from the pilots; each user to the AP with the largest estimated gain;
     max-min beamforming on the estimates (scored on the true channels)."""

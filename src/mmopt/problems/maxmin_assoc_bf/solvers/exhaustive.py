@@ -143,7 +143,8 @@ def _applies(instance, **_) -> str | None:
     return None
 
 
-@solver("exhaustive", problems=["maxmin-assoc-bf"], kind="reference", version=2, applies=_applies)
+@solver("exhaustive", problems=["maxmin-assoc-bf"], kind="reference", version=2, applies=_applies,
+        choices={"inner": ("duality", "socp")})
 def exhaustive(instance, *, inner: str = "duality", rel_tol: float = 1e-6, prune: bool = True):
     """Exact optimum over all L^K associations with certified inner beamforming.
 

@@ -76,7 +76,8 @@ def _applies(instance, *, positions: str = "estimated", **_) -> str | None:
     return _exhaustive_applies(instance)
 
 
-@solver("los-oracle", problems=["maxmin-assoc-bf"], kind="baseline", version=1, applies=_applies)
+@solver("los-oracle", problems=["maxmin-assoc-bf"], kind="baseline", version=1, applies=_applies,
+        choices={"positions": POSITIONS})
 def los_oracle(instance, *, positions: str = "estimated"):
     """Exact optimum for the line-of-sight + ground model at the (estimated) positions, scored on the true channel."""
     t0 = time.perf_counter()

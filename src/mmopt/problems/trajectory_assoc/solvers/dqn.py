@@ -453,7 +453,7 @@ def _setup(tool: str):
 
 
 @solver("dqn", problems=[PROBLEM], kind="learned", version=2, requires=("torch",), weights=_weights("dqn"),
-        train=_train(True, "dqn"), setup=_setup("dqn"), applies=_applies("dqn"))
+        train=_train(True, "dqn"), setup=_setup("dqn"), applies=_applies("dqn"), choices={"state": STATES})
 def dqn(instance, *, state="paper"):
     """Deep Q-learning joint handover and beam tracking (Alg. 1), one model per trajectory.
 
@@ -465,7 +465,7 @@ def dqn(instance, *, state="paper"):
 
 @solver("dqn-handover-only", problems=[PROBLEM], kind="learned", version=2, requires=("torch",),
         weights=_weights("dqn-handover-only"), train=_train(False, "dqn-handover-only"),
-        setup=_setup("dqn-handover-only"), applies=_applies("dqn-handover-only"))
+        setup=_setup("dqn-handover-only"), applies=_applies("dqn-handover-only"), choices={"state": STATES})
 def dqn_handover_only(instance, *, state="paper"):
     """Baseline 2: the same deep Q-learner without the tracking action (hand over on every trigger)."""
     return _solve(instance, "dqn-handover-only", False, state)

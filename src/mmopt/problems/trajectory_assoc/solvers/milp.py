@@ -84,7 +84,8 @@ def build_model(instance, indicator: str = "arc"):
     return m, eps
 
 
-@solver("milp", problems=["trajectory-assoc"], kind="reference", version=1, imports=("pyomo.environ",))
+@solver("milp", problems=["trajectory-assoc"], kind="reference", version=1, imports=("pyomo.environ",),
+        choices={"indicator": ("arc", "bigm")})
 def trajectory_milp(instance, *, indicator="arc", time_limit=600.0, threads=1):
     """Pyomo MILP of eq. (5) solved by HiGHS with mip_rel_gap = 0 (certificate: HiGHS's dual bound)."""
     import pyomo.environ as pyo
