@@ -16,4 +16,7 @@ SOLVERS = {
     "gnn-p": "mmopt.problems.maxmin_assoc_bf.solvers.gnn:gnn_p",
     "gnn-c": "mmopt.problems.maxmin_assoc_bf.solvers.gnn:gnn_c",
     "gnn-direct": "mmopt.problems.maxmin_assoc_bf.solvers.gnn:gnn_direct",
+    "gnn-csi-struct": "mmopt.problems.maxmin_assoc_bf.solvers.gnn_struct:gnn_csi_struct",
+    "gnn-p-struct": "mmopt.problems.maxmin_assoc_bf.solvers.gnn_struct:gnn_p_struct",
+    "gnn-p-lmmse": "mmopt.problems.maxmin_assoc_bf.solvers.gnn_struct:gnn_p_lmmse",
 }
