@@ -22,6 +22,18 @@ def smoke():
     return [P.generate("smoke", i).readonly() for i in range(P.suites["smoke"].count)]
 
 
+def small4(i: int) -> Instance:
+    """Instance i of ``small`` with K = 4 rate-ranked beams (|F_g| <= 17): within brute force's reach in a test."""
+    from mmopt.problems.random_beam_config.scenario import simulate
+    su = P.suites["small"]
+    params = {k: v for k, v in su.params.items() if k != "sweep"}
+    params.update(su.params["sweep"][i % len(su.params["sweep"])], K=4)
+    inst = Instance(simulate(params, np.random.default_rng(np.random.SeedSequence([su.seed, i]))),
+                    {"problem": P.name})
+    P.check_instance(inst)
+    return inst.readonly()
+
+
 def tiny() -> Instance:
     """G = 2, C = 2 (0 = no beam), S = 2, Z = 5, W = 1 Hz, SINR_min = 0.5."""
     gain = np.zeros((2, 2, 2, 5))
@@ -106,7 +118,7 @@ def test_partial_assignment_bounds_dominate_every_completion(smoke):
     """The bnb node bound (sum of per-gNB bounds) >= T of the best completion, by enumeration."""
     from mmopt.problems.random_beam_config.solvers.exact import BeamBounds
     rng = np.random.default_rng(7)
-    for inst in [*smoke[:3], P.generate("small", 2)]:
+    for inst in [*smoke[:3], small4(2)]:
         G, Z = inst["valid"].shape[0], inst["gain"].shape[3]
         bb = BeamBounds(inst, list(range(G)), np.arange(Z))
         lists = [np.nonzero(inst["valid"][g])[0] for g in range(G)]
@@ -143,7 +155,7 @@ def _check_time_limited_bracket(inst, bb, opt: float) -> None:
 def test_bnb_equals_exhaustive_and_cluster_bound_on_one_small():
     """The fast share of the cross-check below: one G = 4 instance of ``small``."""
     ex, bb, cb = (get_solver(n, P.name) for n in ("exhaustive", "bnb", "cluster-bound"))
-    inst = P.generate("small", 8)
+    inst = small4(8)
     opt = _check_bnb_and_cluster_bound(inst, ex, bb, cb)
     _check_time_limited_bracket(inst, bb, opt)
 
@@ -153,8 +165,8 @@ def test_bnb_equals_exhaustive_on_small_and_cluster_bound():
     """The full cross-check (~10 s): three G = 4 instances, and the time limit on a G = 5 one."""
     ex, bb, cb = (get_solver(n, P.name) for n in ("exhaustive", "bnb", "cluster-bound"))
     for i in (2, 4, 8):
-        _check_bnb_and_cluster_bound(P.generate("small", i), ex, bb, cb)
-    inst = P.generate("small", 1)
+        _check_bnb_and_cluster_bound(small4(i), ex, bb, cb)
+    inst = small4(1)
     _check_time_limited_bracket(inst, bb, ex.solve(inst)[1]["value"])
 
 
@@ -162,7 +174,7 @@ def test_group_moves_between_best_response_and_optimum():
     from mmopt.problems.random_beam_config.solvers.exact import local_search
     ex = get_solver("exhaustive", P.name)
     for i in (0, 2, 4):                            # G = 4
-        inst = P.generate("small", i)
+        inst = small4(i)
         G = inst["valid"].shape[0]
         opt = ex.solve(inst)[1]["value"]
         start = np.zeros(G, dtype=np.int64)
@@ -274,10 +286,11 @@ def test_crab_pruning_reaches_convergence():
                                        atol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["random", "cawbm", "dbscan", "ucb", "crab"])
+@pytest.mark.parametrize("name", ["random", "cawbm", "dbscan", "ucb", "ucb-oracle-reward", "crab", "crab-map",
+                                  "crab-beta"])
 def test_baselines_feasible_and_deterministic(smoke, name):
     s = get_solver(name, P.name)
-    params = {"iterations": 300} if name == "ucb" else {}
+    params = {"iterations": 300} if name.startswith("ucb") else {}
     for inst in smoke[:3]:
         a, sa = s.solve(inst, **params)
         b, _ = s.solve(inst, **params)
@@ -291,4 +304,199 @@ def test_generator_deterministic():
     a, b = P.generate("smoke", 2), P.generate("smoke", 2)
     assert a.hash == b.hash
     assert np.all(a["valid"][:, 0]) and not a["active"][:, 0].any()
-    assert (a["valid"].sum(axis=1) <= 40).all()
+    assert (a["valid"].sum(axis=1) <= 17).all()
+    assert "reach" in a and "dbscan_config" in a
+    # version 1 (``large``'s generator) is unchanged: no reach, no DBSCAN beams
+    p1 = dict(P.suites["smoke"].params, gen=1, K=4)
+    from mmopt.problems.random_beam_config.scenario import simulate
+    v1 = simulate(p1, np.random.default_rng(0))
+    assert "reach" not in v1 and v1["beam_dir"].shape[1] == 4
+
+
+# ---------------------------------------------------------------------------
+# CRAB variants, E_pi[T], schedules, the paper's baselines (issue: CRAB vs paper)
+# ---------------------------------------------------------------------------
+
+
+def _joint(sizes, edges, chi):
+    idx = np.array(list(itertools.product(*[range(n) for n in sizes])))
+    w = np.ones(len(idx))
+    for (g, h) in edges:
+        w *= chi[(g, h)][idx[:, g], idx[:, h]]
+    return idx, w
+
+
+@pytest.mark.parametrize("damping", [0.0, 0.5])
+def test_max_product_is_map_on_a_tree(damping):
+    """crab-map's BP (max-product) on a tree: each node's argmax is its state in the brute-force MAP."""
+    rng = np.random.default_rng(11)
+    edges = [(0, 1), (1, 2), (1, 3), (3, 4)]
+    sizes = [3, 4, 5, 3, 4]
+    for _ in range(5):
+        chi = {e: rng.uniform(0.5, 1.5, size=(sizes[e[0]], sizes[e[1]])) for e in edges}
+        beliefs, it, conv, sends, logs = belief_propagation(sizes, edges, chi, np.random.default_rng(2), mode="max",
+                                                            damping=damping, return_log=True, max_iter=200, tol=1e-13)
+        assert conv
+        idx, w = _joint(sizes, edges, chi)
+        best = idx[int(np.argmax(w))]
+        assert [int(np.argmax(lb)) for lb in logs] == best.tolist()
+        for g in range(len(sizes)):       # max-marginals, normalised: max over the others of the joint
+            mm = np.array([w[idx[:, g] == s].max() for s in range(sizes[g])])
+            np.testing.assert_allclose(np.exp(logs[g] - logs[g].max()), mm / mm.max(), rtol=1e-8)
+
+
+def test_beta_sum_product_marginals_on_a_tree():
+    """chi^beta sum-product (crab-beta) in the log domain: exact marginals of prod chi^beta, beta = 40."""
+    rng = np.random.default_rng(3)
+    edges = [(0, 1), (1, 2), (0, 3)]
+    sizes = [4, 3, 5, 2]
+    chi = {e: rng.uniform(0.5, 1.5, size=(sizes[e[0]], sizes[e[1]])) for e in edges}
+    beliefs, it, conv, sends = belief_propagation(sizes, edges, chi, np.random.default_rng(0), beta=40.0, tol=1e-13,
+                                                  max_iter=200)
+    assert conv
+    idx, _ = _joint(sizes, edges, chi)
+    lw = sum(40.0 * np.log(chi[(g, h)][idx[:, g], idx[:, h]]) for g, h in edges)
+    w = np.exp(lw - lw.max())
+    w /= w.sum()
+    for g in range(len(sizes)):
+        np.testing.assert_allclose(beliefs[g], np.bincount(idx[:, g], weights=w, minlength=sizes[g]), atol=1e-9)
+
+
+def test_expected_rate_exact_and_sampled_agree(smoke):
+    """E_pi[T]: the exact enumeration equals a hand-written sum over the product, and the sampled
+    estimator (forced) lies within a few of its half-widths of it."""
+    from mmopt.problems.random_beam_config.solvers.crab import expected_rate
+    inst = smoke[1]
+    G = inst["valid"].shape[0]
+    F = [np.nonzero(inst["valid"][g])[0] for g in range(G)]
+    rng = np.random.default_rng(5)
+    pi = [rng.dirichlet(np.full(len(f), 0.3)) for f in F]
+    ex, is_exact, ci0 = expected_rate(inst, F, pi, np.random.default_rng(0))
+    assert is_exact and ci0 == 0.0
+    idx = np.array(list(itertools.product(*[range(len(f)) for f in F])))
+    rows = np.stack([F[g][idx[:, g]] for g in range(G)], axis=1)
+    w = np.prod([pi[g][idx[:, g]] for g in range(G)], axis=0)
+    assert ex == pytest.approx(float(np.dot(w, network_rates(inst, rows))), rel=1e-9)
+    sm, is_exact, ci = expected_rate(inst, F, pi, np.random.default_rng(1), enum_max=0, samples=4000)
+    assert not is_exact and ci > 0 and abs(sm - ex) <= 4 * ci
+
+
+def test_schedule_objective_and_checks(smoke):
+    inst = smoke[0]
+    sol, st = get_solver("crab", P.name).solve(inst)
+    sch = sol["schedule"]
+    assert sch.shape == (100, inst["valid"].shape[0]) and np.array_equal(sch[0], sol["config"])
+    assert P.objective(inst, sol) == pytest.approx(float(network_rates(inst, sch).mean()), rel=1e-12)
+    assert P.objective(inst, sol) == pytest.approx(st["schedule_rate"], rel=1e-12)
+    m = P.metrics(inst, sol, stats=st)
+    changes = (sch[1:] != sch[:-1]).sum(axis=0) / 9.9
+    assert m["changes_per_s"] == pytest.approx(float(changes.mean()), rel=1e-12)
+    assert m["rate_overhead_23ms"] < P.objective(inst, sol)
+    assert m["expected_rate"] == st["expected_rate"]
+    bad = dict(sol, schedule=sch.copy())
+    bad["schedule"][3, 0] = inst["valid"].shape[1] + 1
+    assert not P.check(inst, bad, 1e-6).feasible
+    bad = dict(sol, schedule=sch[::-1].copy())
+    if not np.array_equal(sch[-1], sch[0]):
+        assert not P.check(inst, bad, 1e-6).feasible
+
+
+def test_crab_beta_sharpens_and_map_is_deterministic(smoke):
+    inst = smoke[2]
+    lit = get_solver("crab", P.name).solve(inst)[1]
+    sharp = get_solver("crab-beta", P.name).solve(inst, beta=300.0)[1]
+    mp_sol, mp = get_solver("crab-map", P.name).solve(inst)
+    assert np.mean(sharp["max_pi"]) > np.mean(lit["max_pi"])
+    assert sharp["expected_changes_per_s"] < lit["expected_changes_per_s"]
+    assert "schedule" not in mp_sol and mp["expected_changes_per_s"] == 0.0
+    for st in (lit, sharp):
+        assert all(c == pytest.approx(10 * (1 - np.sum(np.asarray(p) ** 2)), abs=10) for c, p in
+                   zip(st["changes_per_s_gnb"], st["max_pi"]))
+        assert 0 <= min(st["changes_per_s_gnb"]) and max(st["changes_per_s_gnb"]) <= 10
+
+
+def test_interaction_graph_uses_every_coverable_zone():
+    """The coverage sets hold every zone some beam can cover (``reach``), a superset of the kept beams' lobes;
+    on a ``paper`` instance this leaves fewer gNBs isolated."""
+    from mmopt.problems.random_beam_config import coverage_sets
+    from mmopt.problems.random_beam_config.solvers.crab import overlap_graph
+    inst = P.generate("paper", 0)
+    full, kept = coverage_sets(inst), coverage_sets(inst, kept_only=True)
+    assert np.all(full >= kept) and full.sum() > kept.sum()
+    G = full.shape[0]
+
+    def isolated(edges):
+        deg = np.zeros(G, dtype=int)
+        for g, h in edges:
+            deg[g] += 1
+            deg[h] += 1
+        return int(np.sum(deg == 0))
+    assert isolated(overlap_graph(inst)[0]) < isolated(overlap_graph(inst, kept_only=True)[0])
+    # the version-1 fallback (path gains recovered from the stored beams) reproduces reach
+    v1 = {k: v for k, v in inst.items() if k != "reach"}
+    assert np.mean(coverage_sets(v1) == full) > 0.97
+
+
+def test_cawbm_uses_exactly_four_beams_where_possible():
+    from itertools import combinations
+    from mmopt.problems.random_beam_config import single_beam_config
+    from mmopt.problems.random_beam_config.solvers.baselines import cawbm_match
+    from mmopt.problems.random_beam_config.scenario import ang_dist
+    for i in (0, 1, 3):
+        inst = P.generate("small", i)
+        sol, st = get_solver("cawbm", P.name).solve(inst)
+        kept, rounds, removed = cawbm_match(inst, 4)
+        single = single_beam_config(inst)
+        dirs, wid = inst["beam_dir"], inst["beam_width"]
+        G = single.shape[0]
+        for g in range(G):
+            dbs = set(inst["beam_id"][g, inst["dbscan_config"][g]][inst["active"][g, inst["dbscan_config"][g]]])
+            ranked = [k for k in range(single.shape[1]) if single[g, k] >= 0 and k not in dbs]
+            possible = any(all(ang_dist(dirs[g, a], dirs[g, b]) >= (wid[g, a] + wid[g, b]) / 2
+                               for a, b in combinations(sub, 2)) for sub in combinations(ranked, 4))
+            n = int(inst["active"][g, sol["config"][g]].sum())
+            assert n == len(kept[g])
+            assert (n == 4) == possible, (i, g, n, possible)
+        assert rounds == removed + 1
+
+
+def test_dbscan_beams_are_10_degrees_and_centred_on_clusters():
+    from mmopt.problems.random_beam_config.scenario import ang_dist, dbscan_1d
+    for i in (0, 1):
+        inst = P.generate("small", i)
+        sol, _ = get_solver("dbscan", P.name).solve(inst)
+        np.testing.assert_array_equal(sol["config"], inst["dbscan_config"])
+        v = inst["vehicles"].astype(float)
+        for g in range(inst["valid"].shape[0]):
+            c = int(inst["dbscan_config"][g])
+            zs = np.nonzero(inst["reach"][g])[0]
+            d = inst["zone_xy"][zs] - inst["gnb_xy"][g]
+            az = np.rad2deg(np.arctan2(d[:, 1], d[:, 0])) % 360.0
+            lab = dbscan_1d(az, v[zs], 5.0, 2.0)
+            if c == 0:
+                assert lab.max() < 0
+                continue
+            ks = inst["beam_id"][g, c][inst["active"][g, c]]
+            assert 1 <= len(ks) <= 4
+            assert np.all(inst["beam_width"][g, ks] == 10.0)
+            cen = inst["beam_dir"][g, ks]
+            assert all(ang_dist(a, b) >= 10.0 for j, a in enumerate(cen) for b in cen[j + 1:])
+            sizes = []
+            for a in cen:   # each centre lies in one cluster's span and its window is that cluster's best
+                inside = [cl for cl in range(lab.max() + 1) if ang_dist(az[lab == cl], a).min() <= 3.0]
+                assert inside
+                cl = max(inside, key=lambda q: v[zs][(lab == q) & (ang_dist(az, a) <= 5.0)].sum())
+                got = v[zs][(lab == cl) & (ang_dist(az, a) <= 5.0)].sum()
+                alt = max(v[zs][(lab == cl) & (ang_dist(az, x) <= 5.0)].sum() for x in np.round(az[lab == cl]))
+                assert got >= alt - 1e-9
+                sizes.append(got)
+            assert sizes == sorted(sizes, reverse=True)
+
+
+def test_ucb_reports_online_and_final():
+    inst = P.generate("smoke", 0).readonly()
+    sol, st = get_solver("ucb", P.name).solve(inst, iterations=200)
+    assert st["final_rate"] == pytest.approx(P.objective(inst, sol), rel=1e-12)
+    assert 0 < st["online_rate"] and st["c"] == 2.0 and st["arms_mean"] > 4
+    sol2, st2 = get_solver("ucb-oracle-reward", P.name).solve(inst, iterations=200)
+    assert st2["c"] == 0.5 and P.check(inst, sol2, 1e-6).feasible

@@ -55,7 +55,13 @@ randomised problems equals that of the deterministic problem
     \max_{\mathbf B \in \mathcal F_1 \times \cdots \times \mathcal F_G} T(\mathbf B),
 
 which the references solve. A solution is one configuration index per gNB
-(``config``); a randomised method reports its expected value in its stats.
+(``config``). A randomised method (CRAB draws from :math:`\pi_g` every 100 ms,
+Sec. VI) may add its ``schedule``: the configurations of D slots (row 0 is
+``config``); its value is then the mean of :math:`T` over the slots, eq. (11) with
+the empirical distribution of the draws (100 slots: the paper's 10 s), which
+never exceeds the optimum. The metrics give its 95 % half-width, the
+configuration changes per second (Fig. 9) and the rate with the paper's
+23 ms beam-reselection overhead charged per change (never in the objective).
 
 Feasibility
 -----------
@@ -79,18 +85,27 @@ directions give about 4e10 configurations per gNB; here each gNB keeps its
 ``K`` best beams pointing at its visible non-empty zones (scored by the rate
 each delivers alone) and its configurations are the empty one (index 0) and
 all sets of at most 4 pairwise non-overlapping kept beams (see
-:mod:`mmopt.problems.random_beam_config.scenario`). The paper's evaluation uses
+:mod:`mmopt.problems.random_beam_config.scenario`). Generator version 2
+(``smoke``, ``small`` with K = 4, ``medium`` with K = 6) keeps ``K`` = 6 beams, so that most gNBs can
+emit B = 4 (|F_g| = 16-40; ``K`` = 8 gives |F_g| up to 121, beyond the
+reach of ``bnb``'s cluster tables on a CPU), records ``reach`` (every zone a
+gNB can cover with any beam, the interaction graph's coverage sets), and adds
+the paper's DBSCAN benchmark to the instance: fixed 10 degree beams centred
+on the largest vehicle clusters of each gNB, as one more configuration
+(``dbscan_config``), independent of the rate ranking. The paper's evaluation uses
 the 4-bit CQI table with proportional fair scheduling; its model (eq. (9))
 uses the Shannon rate. The objective here is the Shannon rate; the CQI-mapped
 rate is a metric. Sizes: paper 51 gNBs, > 2,500 vehicles on 2 x 2 km^2
 (suite ``large``, bound only); ``paper`` is 10-20 gNBs and 300-600 vehicles on
 about 1 km^2 (certified optima for the two 10-gNB instances, best-known values
-with a certified upper bound for the others); ``medium`` (6 interacting gNBs)
-is the largest suite certified optimal throughout.
+with a certified upper bound for the others; still generator version 1, K = 4,
+until its references are regenerated under version 2); ``medium``
+(5 interacting gNBs) is the largest suite certified optimal throughout.
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -100,12 +115,12 @@ from mmopt.phy.cqi import cqi_spectral_efficiency
 from mmopt.references import load_references
 from mmopt.reproduce import pct
 
-from .scenario import simulate
+from .scenario import simulate, tx_gain
 
 STATEMENT = __doc__
 
 __all__ = ["RandomBeamConfig", "network_rates", "zone_service", "components", "beam_se_bound",
-           "interference_free_bound", "single_beam_config", "coverage_sets"]
+           "interference_free_bound", "single_beam_config", "coverage_sets", "own_rates", "schedule_stats"]
 
 
 # ---------------------------------------------------------------------------
@@ -279,11 +294,74 @@ def single_beam_config(instance) -> np.ndarray:
     return out
 
 
-def coverage_sets(instance) -> np.ndarray:
-    """(G, Z) bool: zones gNB g can serve alone (``cover`` of its beams if stored, else max gain >= SINR_min)."""
+def coverage_sets(instance, kept_only: bool = False) -> np.ndarray:
+    """(G, Z) bool: the zones gNB g can cover alone with some beam.
+
+    By default every zone a gNB can cover with any candidate beam, the kept
+    ones or not (``reach``, generator version 2; for a version-1 instance,
+    every visible zone where a 5 degree beam pointed at it would reach
+    SINR_min at full power, its path gain recovered from the stored beams).
+    ``kept_only``: the main lobes of the kept beams only (``cover``), the
+    graph of mmopt <= 0.x.
+    """
+    smin = float(instance["sinr_min"])
+    if kept_only or "beam_dir" not in instance or "zone_xy" not in instance:
+        if "cover" in instance:
+            return np.asarray(instance["cover"]).any(axis=1)
+        return (instance["gain"] >= smin).any(axis=(1, 2))
+    if "reach" in instance:
+        return np.asarray(instance["reach"], dtype=bool)
+    gain, act, bid = instance["gain"], instance["active"], instance["beam_id"]
+    G, C, S, Z = gain.shape
+    d = instance["zone_xy"][None, :, :] - instance["gnb_xy"][:, None, :]
+    az = np.rad2deg(np.arctan2(d[..., 1], d[..., 0])) % 360.0
+    base = np.zeros((G, Z))            # full-power gain per unit transmit gain, from the strongest stored beam
+    nact = act.sum(axis=2)
+    for g in range(G):
+        for c in np.nonzero((nact[g] == 1) & instance["valid"][g])[0]:
+            s = int(np.nonzero(act[g, c])[0][0])
+            k = int(bid[g, c, s])
+            tg = tx_gain(az[g] - instance["beam_dir"][g, k], float(instance["beam_width"][g, k]))
+            est = np.where(tg > 1e-9, gain[g, c, s] / np.maximum(tg, 1e-300), 0.0)
+            base[g] = np.maximum(base[g], est)
+    out = base * tx_gain(np.zeros(1), 5.0)[0] >= smin
     if "cover" in instance:
-        return np.asarray(instance["cover"]).any(axis=1)
-    return (instance["gain"] >= float(instance["sinr_min"])).any(axis=(1, 2))
+        out |= np.asarray(instance["cover"]).any(axis=1)
+    return out
+
+
+def own_rates(instance, configs: np.ndarray) -> np.ndarray:
+    """(N, G): the rate each gNB's beams deliver (bit/s) under each row of ``configs`` (N, G); rows sum to T."""
+    gain = instance["gain"]
+    G, C, S, Z = gain.shape
+    configs = np.asarray(configs, dtype=np.int64).reshape(-1, G)
+    v = np.asarray(instance["vehicles"], dtype=np.float64)
+    W = float(instance["bandwidth"])
+    out = np.zeros((len(configs), G))
+    step = _chunk(len(configs), G * S * Z)
+    for a in range(0, len(configs), step):
+        srv, sinr, served, load = zone_service(instance, configs[a:a + step])
+        nb = np.take_along_axis(load, srv, axis=1)
+        term = np.where(served, v * W * np.log2(1.0 + sinr) / np.where(served, nb, 1.0), 0.0)
+        for i in range(len(term)):
+            out[a + i] = np.bincount(srv[i] // S, weights=term[i], minlength=G)
+    return out
+
+
+def schedule_stats(instance, schedule: np.ndarray, slot_s: float = 0.1, overhead_s: float = 0.023) -> dict:
+    """Mean rate over a schedule of configurations (one row per ``slot_s`` slot), its 95 % half-width, the
+    configuration changes per second of each gNB, and the mean rate when each change costs ``overhead_s`` of
+    the changing gNB's slot (the paper's 23 ms beam-reselection overhead, Sec. VI)."""
+    sched = np.asarray(schedule, dtype=np.int64)
+    D = len(sched)
+    own = own_rates(instance, sched)
+    T = own.sum(axis=1)
+    changed = np.zeros_like(sched, dtype=bool)
+    changed[1:] = sched[1:] != sched[:-1]
+    per_s = changed[1:].sum(axis=0) / max((D - 1) * slot_s, 1e-12) if D > 1 else np.zeros(sched.shape[1])
+    lost = (own * changed * min(overhead_s / slot_s, 1.0)).sum(axis=1)
+    return {"mean": float(T.mean()), "ci95": float(1.96 * T.std(ddof=1) / np.sqrt(D)) if D > 1 else 0.0,
+            "changes_per_s": per_s, "mean_after_overhead": float((T - lost).mean())}
 
 
 # ---------------------------------------------------------------------------
@@ -296,6 +374,7 @@ class RandomBeamConfig(Problem):
     """Beam configuration per gNB maximising the network rate T(B) (CRAB paper, eqs. (9)-(14))."""
 
     name = "random-beam-config"
+    max_instance_elements = 50_000_000  # ~9x the large suite (5.7 M); 400 MB of float64
     title = "Beam configurations over zones: network rate with interference and equal sharing"
     paper = ("B. Limani Fazliu, F. Malandrino, C. F. Chiasserini, A. Nordio, \"A Belief Propagation Solution "
              "for Beam Coordination in MmWave Vehicular Networks\", IEEE Trans. Wireless Commun. 21(12), "
@@ -317,34 +396,51 @@ class RandomBeamConfig(Problem):
             required=False),
         Key("cover", "bool", ("G", "K", "Z"), "-",
             "zone z is in the main lobe of candidate beam k of gNB g with SNR >= sinr_min", required=False),
+        Key("reach", "bool", ("G", "Z"), "-",
+            "zone z is in the main lobe, with SNR >= sinr_min, of some beam of gNB g pointing at a visible "
+            "non-empty zone (any width, before the K best are kept; generator version 2)", required=False),
+        Key("dbscan_config", "int64", ("G",), "-",
+            "the configuration of gNB g made of its DBSCAN beams (0: none; generator version 2)", required=False),
         Key("gnb_xy", "float64", ("G", 2), "m", "gNB position", required=False),
         Key("zone_xy", "float64", ("Z", 2), "m", "zone centre", required=False),
     )
     solution_keys = (
         Key("config", "int64", ("G",), "-", "configuration index chosen by gNB g"),
+        Key("schedule", "int64", ("D", "G"), "-",
+            "a randomised method's configurations over D consecutive 100 ms slots (draws from its pi_g; "
+            "row 0 is ``config``); when present the value is the mean of T over the rows", required=False),
     )
     _common = {"widths": [5.0, 10.0, 15.0], "B": 4}
+    #: generator version 2: K = 6 rate-ranked beams (B = 4 reachable), ``reach``, the DBSCAN beams
+    _v2 = {"gen": 2, "K": 6, **_common}
     suites = {
-        "smoke": Suite("smoke", 6, {"G": 3, "nx": 3, "ny": 3, "pitch": 150.0, "vehicles": 60, "K": 4,
-                                    **_common},
-                       seed=14001, doc="G = 3 gNBs on a 3 x 3 grid (300 m), 60 vehicles, K = 4 beams, |F_g| <= 16"),
-        "small": Suite("small", 10, {"nx": 3, "ny": 3, "pitch": 200.0, "vehicles": 120, "K": 4,
-                                     "sweep": [{"G": 4}, {"G": 5}], **_common},
-                       seed=14002, doc="G = 4-5 gNBs on a 3 x 3 grid (400 m), 120 vehicles, K = 4, "
-                                       "brute force feasible (<= 16^5 products)"),
-        "medium": Suite("medium", 6, {"G": 6, "nx": 4, "ny": 4, "pitch": 200.0, "vehicles": 180, "K": 4,
-                                      **_common},
-                        seed=14005, doc="G = 6 gNBs on a 4 x 4 grid (600 m), 180 vehicles, K = 4: every gNB "
-                                        "interacts, certified by bnb (and within exhaustive's reach)"),
+        "smoke": Suite("smoke", 6, {"G": 3, "nx": 3, "ny": 3, "pitch": 150.0, "vehicles": 60, **_v2, "K": 4},
+                       seed=14001, doc="G = 3 gNBs on a 3 x 3 grid (300 m), 60 vehicles, K = 4 beams + the "
+                                       "DBSCAN configuration, |F_g| <= 17 (the tests' suite)"),
+        "small": Suite("small", 10, {"nx": 3, "ny": 3, "pitch": 200.0, "vehicles": 120,
+                                     "sweep": [{"G": 4}, {"G": 5}], **_v2, "K": 4},
+                       seed=14002, doc="G = 4-5 gNBs on a 3 x 3 grid (400 m), 120 vehicles, K = 4 + the DBSCAN "
+                                       "configuration, brute force feasible (<= 17^5 products)"),
+        "medium": Suite("medium", 6, {"G": 5, "nx": 4, "ny": 4, "pitch": 200.0, "vehicles": 180, **_v2},
+                        seed=14005, doc="G = 5 gNBs on a 4 x 4 grid (600 m), 180 vehicles, K = 6: every gNB "
+                                        "interacts, certified by bnb"),
         "paper": Suite("paper", 6, {"nx": 6, "ny": 6, "pitch": 200.0, "K": 4,
                                     "sweep": [{"G": 10, "vehicles": 300}, {"G": 15, "vehicles": 450},
                                               {"G": 20, "vehicles": 600}], **_common},
                        seed=14003, doc="G = 10/15/20 gNBs and 300/450/600 vehicles on a 6 x 6 grid "
-                                       "(1 km^2): the paper's 51 gNBs / 2,500 vehicles scaled to a CPU"),
+                                       "(1 km^2): the paper's 51 gNBs / 2,500 vehicles scaled to a CPU "
+                                       "(generator version 1, K = 4, until its references are regenerated "
+                                       "under version 2: PAPER_V2 holds those parameters)"),
         "large": Suite("large", 2, {"G": 51, "nx": 11, "ny": 11, "pitch": 200.0, "vehicles": 2500, "K": 4,
                                     **_common},
-                       seed=14004, doc="the paper's scale: 51 gNBs, 2,500 vehicles on 2 x 2 km^2 (bound only)"),
+                       seed=14004, doc="the paper's scale: 51 gNBs, 2,500 vehicles on 2 x 2 km^2 (bound only; "
+                                       "generator version 1, K = 4: version 2 does not fit a CPU here)"),
     }
+    #: ``paper`` under generator version 2 (K = 6, reach, DBSCAN beams): the suite's parameters once its
+    #: best-known references are regenerated (``bnb``, hours on 2 cores); ``benchmarks/bench_beamconfig.py
+    #: --v2`` measures the methods on these instances meanwhile
+    PAPER_V2 = {"nx": 6, "ny": 6, "pitch": 200.0, "sweep": [{"G": 10, "vehicles": 300}, {"G": 15, "vehicles": 450},
+                                                            {"G": 20, "vehicles": 600}], **_v2}
     param_docs = {
         "G": "gNBs (at distinct random intersections)", "nx": "intersections along x", "ny": "along y",
         "pitch": "m between intersections", "street_w": "street width, m", "vehicles": "vehicles",
@@ -357,12 +453,23 @@ class RandomBeamConfig(Problem):
         "intersection centre, m",
         "mobility": "vehicle mobility: `manhattan` (pure numpy, default) or `sumo` (SUMO on the same grid; "
                     "needs `pip install \"mmopt[sumo]\"`)",
+        "gen": "generator version: 1 (the K rate-ranked beams only) or 2 (also `reach` and the DBSCAN "
+               "beams and configuration)",
+        "dbscan_eps": "DBSCAN neighbourhood, deg (version 2)", "dbscan_min": "DBSCAN core weight, vehicles "
+        "(version 2)", "dbscan_width": "the DBSCAN beams' fixed width, deg (version 2)",
     }
     metric_docs = {
         "cqi_rate": "network rate with the 4-bit CQI spectral efficiency (TS 36.213, ns-3 PiroEW2010 "
                     "mapping) in place of log2(1 + SINR), bit/s",
         "covered": "share of vehicles in served zones",
         "beams": "active beams in the network",
+        "rate_ci95": "95 % half-width of the mean rate over a randomised method's schedule (0: deterministic)",
+        "changes_per_s": "configuration changes per second per gNB over the schedule (Fig. 9; 10 draws/s)",
+        "rate_overhead_23ms": "mean rate with 23 ms of a gNB's 100 ms slot lost at each of its "
+                              "configuration changes (Sec. VI), bit/s",
+        "expected_rate": "E_pi[T] of a randomised method (its stats: exact, or sampled with a CI)",
+        "expected_changes_per_s": "mean over gNBs of 10 (1 - sum pi_g^2), the expected changes per second",
+        "online_rate": "UCB: mean T over its learning plays",
     }
 
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -391,66 +498,170 @@ class RandomBeamConfig(Problem):
                 report.add("config[g] in 0..C-1", float(-c if c < 0 else c - C + 1), f"gNB {g}: config = {c}")
             elif not instance["valid"][g, c]:
                 report.add("valid[g, config[g]]", 1.0, f"gNB {g}: configuration {c} does not exist")
+        if "schedule" in solution:
+            sc = solution["schedule"]
+            if len(sc) == 0:
+                report.add("schedule has a row", 1.0, "empty schedule")
+                return
+            bad = (sc < 0) | (sc >= C)
+            ok = np.where(bad, 0, sc)
+            bad |= ~instance["valid"][np.arange(G)[None, :], ok]
+            if bad.any():
+                report.add("valid[g, schedule[t, g]]", float(bad.sum()),
+                           "slots with a configuration that does not exist")
+            if not np.array_equal(sc[0], cfg):
+                report.add("schedule[0] == config", float(np.sum(sc[0] != cfg)), "gNBs whose slot 0 differs")
 
     def objective(self, instance, solution) -> float:
+        if "schedule" in solution:
+            return float(network_rates(instance, solution["schedule"]).mean())
         return float(network_rates(instance, solution["config"][None, :])[0])
 
     def reproduction(self, frame, suite: str) -> list[dict]:
-        """Fig. 7 and Sec. VI: CRAB against DBSCAN, CAWBM and UCB, coverage, BP cost, and every gap."""
+        """Fig. 7 and Sec. VI: each CRAB variant against DBSCAN, CAWBM and UCB, coverage, BP cost, every gap,
+        and Fig. 9's change rates."""
         return _reproduction_rows(frame, suite)
 
-    def metrics(self, instance, solution) -> dict[str, float]:
-        cfg = solution["config"][None, :]
+    def plot(self, frame, out_dir, suite: str) -> list:
+        """Fig. 9 (left): the CDF of CRAB's configuration changes per second, beside the paper's."""
+        return _plot_fig9(frame, out_dir, suite)
+
+    def metrics(self, instance, solution, stats=None) -> dict[str, float]:
+        cfg = solution["config"][None, :] if "schedule" not in solution else solution["schedule"]
         _, _, served, _ = zone_service(instance, cfg)
         v = instance["vehicles"]
         G = len(solution["config"])
-        return {"cqi_rate": float(network_rates(instance, cfg, se=cqi_spectral_efficiency)[0]),
-                "covered": float(v[served[0]].sum() / max(v.sum(), 1)),
-                "beams": float(instance["active"][np.arange(G), solution["config"]].sum())}
+        out = {"cqi_rate": float(network_rates(instance, cfg, se=cqi_spectral_efficiency).mean()),
+               "covered": float((served * v).sum(axis=1).mean() / max(v.sum(), 1)),
+               "beams": float(instance["active"][np.arange(G)[None, :], cfg].sum(axis=(1, 2)).mean())}
+        if "schedule" in solution:
+            st = schedule_stats(instance, solution["schedule"])
+            out.update({"rate_ci95": st["ci95"], "changes_per_s": float(st["changes_per_s"].mean()),
+                        "rate_overhead_23ms": st["mean_after_overhead"]})
+        else:
+            out.update({"rate_ci95": 0.0, "changes_per_s": 0.0,
+                        "rate_overhead_23ms": float(network_rates(instance, cfg)[0])})
+        stats = stats or {}
+        for k in ("expected_rate", "expected_changes_per_s", "online_rate"):
+            if isinstance(stats.get(k), (int, float)):
+                out[k] = float(stats[k])
+        return out
 
 
 #: the paper's headline comparisons (Fig. 7 and Sec. VI): CRAB's delivered data relative to each method
-_PAPER_VS = {"dbscan": "CRAB +41 % (Fig. 7)", "cawbm": "CRAB +20 % (Fig. 7)", "ucb": "CRAB about +7 % (Fig. 7)"}
+_PAPER_VS = {"dbscan": "+41 %", "cawbm": "+20 %", "ucb": "about +7 %"}
 _PAPER_COVER = {"crab": "> 80 %", "cawbm": "> 80 %", "dbscan": "about 50 %"}
+#: the CRAB variants, each compared with the paper's three benchmarks
+CRAB_VARIANTS = ("crab", "crab-map", "crab-beta")
+#: Fig. 9 (left), Sec. VI: CRAB's configuration changes per second per gNB, CDF at 0.75 and at 1
+FIG9_CDF = {0.75: 0.5, 1.0: 0.6}
+
+
+def _json_col(g, col: str) -> list[dict]:
+    return [json.loads(x) if isinstance(x, str) and x else {} for x in g[col]]
+
+
+def _changes(g) -> np.ndarray:
+    """Expected changes per second of every gNB of every cell of ``g`` (stats ``changes_per_s_gnb``)."""
+    out: list = []
+    for st in _json_col(g, "stats"):
+        out += list(st.get("changes_per_s_gnb", []))
+    return np.asarray(out, dtype=float)
 
 
 def _reproduction_rows(frame, suite: str) -> list[dict]:
-    """Rows of ``mmopt reproduce`` for CRAB: rate relative to CRAB, coverage, BP cost, gaps to the reference."""
-
-
+    """Rows of ``mmopt reproduce``: every method's rate, coverage and gap; each CRAB variant's margin over
+    DBSCAN, CAWBM and UCB (Fig. 7); the Fig. 9 change rates."""
     sub = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
-    crab = sub[sub["solver"] == "crab"]
     if sub.empty:
         return []
-    crab_mean = float(crab["objective"].mean()) if not crab.empty else float("nan")
     bounds = {h: float(r["bound"]) for h, r in load_references("random-beam-config", suite).items()}
     rows = []
     for solver, g in sub[sub["kind"] != "reference"].groupby("solver"):
-        m = [json.loads(x) if x else {} for x in g["metrics"]]
+        m = _json_col(g, "metrics")
         cover = float(np.nanmean([x.get("covered", np.nan) for x in m]))
-        rel = crab_mean / float(g["objective"].mean()) - 1.0
-        paper = "; ".join(x for x in (_PAPER_VS.get(solver), f"coverage {_PAPER_COVER[solver]}"
-                                      if solver in _PAPER_COVER else None) if x) or "-"
-        mm = f"CRAB {100 * rel:+.1f} %; coverage {pct(cover)}" if solver != "crab" else f"coverage {pct(cover)}"
-        if solver == "crab":
-            st = [json.loads(x) if x else {} for x in g["stats"]]
+        paper = f"coverage {_PAPER_COVER[solver]}" if solver in _PAPER_COVER else "-"
+        mm = f"{g['objective'].astype(float).mean() / 1e9:.2f} Gb/s; coverage {pct(cover)}"
+        st = _json_col(g, "stats")
+        if solver.startswith("crab"):
             it = [x.get("iterations", np.nan) for x in st]
             pr = [x.get("pruned_edges", np.nan) for x in st]
-            msg = [x.get("messages", np.nan) for x in st]
+            iso = [x.get("isolated_gnbs", np.nan) for x in st]
             mm += (f"; {np.nanmin(it):.0f}-{np.nanmax(it):.0f} BP iterations, {np.nanmax(pr):.0f} pruned edges at "
-                   f"most, {np.nanmean(msg):.0f} messages")
+                   f"most, {np.nanmax(iso):.0f} isolated gNBs at most")
             paper += "; 8-15 BP iterations at c_thr = 0.15, at most 3 pruned edges"
+        if solver == "ucb":
+            on = [x.get("online_rate", np.nan) for x in st]
+            mm += f"; online (mean over its plays) {np.nanmean(on) / 1e9:.2f} Gb/s"
         st_counts = g["reference_status"].value_counts()
-        st = (st_counts.index[0] if len(st_counts) == 1
-              else ", ".join(f"{n} {k}" for k, n in sorted(st_counts.items())))
-        optimum = f"{g['reference'].astype(float).mean() / 1e9:.2f} Gb/s ({st})"
+        stt = (st_counts.index[0] if len(st_counts) == 1
+               else ", ".join(f"{n} {k}" for k, n in sorted(st_counts.items())))
+        optimum = f"{g['reference'].astype(float).mean() / 1e9:.2f} Gb/s ({stt})"
         gap = pct(g["gap"].astype(float).mean())
         ub = [bounds.get(h) for h in g["instance_hash"]]
         if (g["reference_status"] != "opt").any() and all(b is not None for b in ub):
-            # best-known reference: the true gap lies between the gap to it and the gap to the certified bound
             ub = np.array(ub, dtype=float)
             optimum += f", optimum <= {ub.mean() / 1e9:.2f} Gb/s"
             gap += f" to {pct(float(np.mean((ub - g['objective'].astype(float)) / ub)))}"
-        rows.append({"quantity": f"`{solver}`: delivered rate relative to CRAB, vehicles covered",
+        rows.append({"quantity": f"`{solver}`: delivered rate, vehicles covered",
                      "where": "Fig. 7, Sec. VI", "paper": paper, "mmopt": mm, "optimum": optimum, "gap": gap})
+    means = {s: g.set_index("instance_hash")["objective"].astype(float) for s, g in sub.groupby("solver")}
+    for v in CRAB_VARIANTS:
+        if v not in means:
+            continue
+        parts = []
+        for b in ("dbscan", "cawbm", "ucb"):
+            if b not in means:
+                parts.append(f"{b} -")
+                continue
+            common = means[v].index.intersection(means[b].index)
+            rel = means[v][common].mean() / means[b][common].mean() - 1.0 if len(common) else float("nan")
+            parts.append(f"{b} {100 * rel:+.1f} %")
+        rows.append({"quantity": f"`{v}`: delivered rate over DBSCAN, CAWBM, UCB",
+                     "where": "Fig. 7 (left), Sec. VI",
+                     "paper": "CRAB: DBSCAN +41 %, CAWBM +20 %, UCB about +7 %",
+                     "mmopt": "; ".join(parts), "optimum": "-", "gap": "-"})
+    for v in ("crab", "crab-beta"):
+        g = sub[sub["solver"] == v]
+        c = _changes(g)
+        if not c.size:
+            continue
+        beta = sorted({x.get("beta") for x in _json_col(g, "stats") if x.get("beta") is not None})
+        rows.append({"quantity": f"`{v}`: configuration changes per second per gNB, 10 (1 - sum pi^2)"
+                                 + (f" (beta = {', '.join(f'{b:g}' for b in beta)})" if beta else ""),
+                     "where": "Fig. 9 (left), Sec. VI",
+                     "paper": "50 % of gNBs below 0.75, 40 % above 1 (10 draws per second)",
+                     "mmopt": f"median {np.median(c):.2f}; {pct(float(np.mean(c < 0.75)))} below 0.75, "
+                              f"{pct(float(np.mean(c > 1)))} above 1 ({c.size} gNBs)",
+                     "optimum": "-", "gap": "-"})
     return rows
+
+
+def _plot_fig9(frame, out_dir, suite: str) -> list:
+    """Fig. 9 (left): CDF over gNBs of the expected configuration changes per second, next to the paper's."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sub = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
+    series = {v: _changes(sub[sub["solver"] == v]) for v in ("crab", "crab-beta")}
+    series = {k: v for k, v in series.items() if v.size}
+    if not series:
+        return []
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, c in series.items():
+        x = np.sort(c)
+        ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", label=f"mmopt `{name}`")
+    ax.plot(list(FIG9_CDF), list(FIG9_CDF.values()), "kD", label="paper, Fig. 9 (CRAB)")
+    ax.set_xlabel("configuration changes per second per gNB")
+    ax.set_ylabel("CDF over gNBs")
+    ax.set_xlim(0, 10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / f"beamconfig_fig9_changes_{suite}.png"
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return [path]

@@ -52,6 +52,18 @@ problem statement (:mod:`mmopt.problems.random_beam_config.problem`).
   overlapping one another (eq. (4)), and the configurations are the empty
   one (index 0) and every set of at most B = 4 pairwise non-overlapping
   kept beams (eq. (4), circular azimuth distance).
+* **Generator version 2** (``gen = 2``, every suite but ``large``): also
+  ``reach`` (G, Z), the zones in the main lobe (SNR >= SINR_min) of *any*
+  candidate beam before the K best are kept, and the paper's DBSCAN
+  benchmark as beams of the instance: each gNB clusters the azimuths of the
+  vehicles in its ``reach`` zones (circular 1-D DBSCAN, ``dbscan_eps`` = 5
+  degrees, ``dbscan_min`` = 2 vehicles, zone centres weighted by their
+  vehicles), centres a ``dbscan_width`` = 10 degree beam on each cluster
+  (the integer azimuth in the cluster's span whose window holds most of its
+  vehicles), keeps at most B of them, largest cluster first and pairwise
+  non-overlapping, and adds them as candidate beams ``K..K+B-1`` and as one
+  configuration of their own (``dbscan_config``; not combined with the
+  rate-ranked beams). Version 1 instances are unchanged.
 """
 from __future__ import annotations
 
@@ -85,6 +97,10 @@ DEFAULTS: dict = {
     "shadow_db": 4.0,
     "gnb_offset": 3.0,      # m along the diagonal from the intersection centre
     "mobility": "manhattan",  # vehicle mobility: "manhattan" (numpy) or "sumo" (SUMO, optional extra)
+    "gen": 1,               # generator version: 1 (K rate-ranked beams), 2 (+ reach, DBSCAN beams)
+    "dbscan_eps": 5.0,      # deg, DBSCAN neighbourhood (gen 2)
+    "dbscan_min": 2,        # vehicles, DBSCAN core weight (gen 2)
+    "dbscan_width": 10.0,   # deg, the fixed DBSCAN beam width (gen 2)
 }
 
 _DIRS = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]])
@@ -159,12 +175,74 @@ def ang_dist(a, b) -> np.ndarray:
     return np.abs((np.asarray(a, dtype=float) - np.asarray(b, dtype=float) + 180.0) % 360.0 - 180.0)
 
 
+def dbscan_1d(az: np.ndarray, weight: np.ndarray, eps: float, min_samples: float) -> np.ndarray:
+    """Circular 1-D DBSCAN (Ester et al., KDD'96) of azimuths (deg) with point weights; labels (-1: noise)."""
+    n = len(az)
+    lab = np.full(n, -1)
+    if n == 0:
+        return lab
+    D = ang_dist(az[:, None], az[None, :])
+    nb = D <= eps
+    core = (nb * weight[None, :]).sum(axis=1) >= min_samples
+    cl = 0
+    for i in range(n):
+        if lab[i] != -1 or not core[i]:
+            continue
+        stack = [i]
+        lab[i] = cl
+        while stack:
+            a = stack.pop()
+            if not core[a]:
+                continue
+            for b in np.nonzero(nb[a])[0]:
+                if lab[b] == -1:
+                    lab[b] = cl
+                    stack.append(b)
+        cl += 1
+    return lab
+
+
+def dbscan_beams(az: np.ndarray, weight: np.ndarray, eps: float, min_samples: float, width: float,
+                 beams: int) -> list[tuple[float, float]]:
+    """DBSCAN beams of one gNB: ``[(centre, vehicles), ...]``, at most ``beams``, pairwise non-overlapping.
+
+    The vehicles' azimuths (zone centres weighted by their vehicles) are
+    clustered (:func:`dbscan_1d`); each cluster gets the ``width``-wide window,
+    centred on the integer azimuth within the cluster's span, that holds the
+    most of the cluster's vehicles (ties: the window nearest the cluster's
+    weighted centre, then the lowest azimuth); the windows are taken largest
+    first, each kept when it does not overlap a kept one (eq. (4):
+    centres at least ``width`` apart).
+    """
+    lab = dbscan_1d(az, weight, eps, min_samples)
+    wins = []
+    for c in range(lab.max() + 1 if lab.size else 0):
+        m = lab == c
+        a, w = az[m], weight[m]
+        ref = a[0]
+        off = (a - ref + 180.0) % 360.0 - 180.0              # unwrap around the first member
+        mean = (ref + float(np.sum(w * off) / np.sum(w))) % 360.0
+        cands = np.unique(np.round(ref + np.arange(np.floor(off.min()), np.ceil(off.max()) + 1)) % 360.0)
+        best = max(((float(w[ang_dist(a, d) <= width / 2].sum()), -float(ang_dist(d, mean)), -d) for d in cands))
+        wins.append((best[0], -best[2]))
+    wins.sort(key=lambda t: (-t[0], t[1]))
+    chosen: list[tuple[float, float]] = []
+    for cnt, d in wins:
+        if len(chosen) < beams and all(ang_dist(d, b) >= width for b, _ in chosen):
+            chosen.append((d, cnt))
+    return chosen
+
+
 def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """One instance (see the module docstring)."""
     p = dict(DEFAULTS)
     p.update(params)
     nx, ny, L = int(p["nx"]), int(p["ny"]), float(p["pitch"])
     G, K, B = int(p["G"]), int(p["K"]), int(p["B"])
+    gen = int(p["gen"])
+    if gen not in (1, 2):
+        raise MmoptError(f"random-beam-config: unknown generator version gen = {gen} (allowed: 1, 2)")
+    KD = K + (B if gen >= 2 else 0)   # candidate beams: K rate-ranked, then (gen 2) up to B DBSCAN beams
     widths = [float(w) for w in p["widths"]]
     # -- vehicles and zones -------------------------------------------------
     pos = vehicle_positions(p, rng)
@@ -194,10 +272,12 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     sinr_min = cqi_min_sinr(1)
     bw = float(p["bandwidth"])
     # -- candidate beams and configurations per gNB -----------------------
-    beam_dir = np.zeros((G, K))
-    beam_width = np.zeros((G, K))
-    cover = np.zeros((G, K, Z), dtype=bool)
-    beam_gain = np.zeros((G, K, Z))   # full-power single-beam gain
+    beam_dir = np.zeros((G, KD))
+    beam_width = np.zeros((G, KD))
+    cover = np.zeros((G, KD, Z), dtype=bool)
+    beam_gain = np.zeros((G, KD, Z))   # full-power single-beam gain
+    reach = np.zeros((G, Z), dtype=bool)
+    dbscan_config = np.zeros(G, dtype=np.int64)
     configs: list[list[tuple[int, ...]]] = []
     for g in range(G):
         zv = np.nonzero(vis[g])[0]
@@ -210,6 +290,7 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
                     main = vis[g] & (ang_dist(az[g], d) <= w / 2) & (gz >= sinr_min)
                     if not main.any():
                         continue
+                    reach[g] |= main
                     served = gz >= sinr_min
                     # rate of the beam alone: W x mean spectral efficiency of its served vehicles
                     se = np.log2(1.0 + gz[served])
@@ -236,6 +317,24 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
                 if all(ang_dist(beam_dir[g, a], beam_dir[g, b]) >= (beam_width[g, a] + beam_width[g, b]) / 2
                        for a, b in combinations(sub, 2)):
                     cfgs.append(sub)
+        if gen >= 2:
+            # the paper's DBSCAN benchmark: fixed-width beams centred on the largest vehicle clusters of
+            # the zones g can cover, added as beams K.. and as one configuration of their own
+            zr = np.nonzero(reach[g])[0]
+            wd = float(p["dbscan_width"])
+            chosen = dbscan_beams(az[g, zr], vehicles[zr].astype(float), float(p["dbscan_eps"]),
+                                  float(p["dbscan_min"]), wd, B) if zr.size else []
+            sub = []
+            for j, (d, _) in enumerate(chosen):
+                k = K + j
+                gz = base[g] * tx_gain(az[g] - d, wd)
+                beam_dir[g, k], beam_width[g, k] = d, wd
+                cover[g, k] = vis[g] & (ang_dist(az[g], d) <= wd / 2) & (gz >= sinr_min)
+                beam_gain[g, k] = gz
+                sub.append(k)
+            if sub:
+                dbscan_config[g] = len(cfgs)
+                cfgs.append(tuple(sub))
         configs.append(cfgs)
     C = max(len(c) for c in configs)
     S = B
@@ -250,9 +349,13 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
                 active[g, c, s] = True
                 beam_id[g, c, s] = k
                 gain[g, c, s] = beam_gain[g, k] / len(sub)
-    return {
+    out = {
         "gain": gain, "active": active, "valid": valid, "vehicles": vehicles,
         "bandwidth": np.array(bw), "sinr_min": np.array(sinr_min),
         "beam_id": beam_id, "beam_dir": beam_dir, "beam_width": beam_width, "cover": cover,
         "gnb_xy": gnb_xy, "zone_xy": zone_xy,
     }
+    if gen >= 2:
+        out["reach"] = reach
+        out["dbscan_config"] = dbscan_config
+    return out
