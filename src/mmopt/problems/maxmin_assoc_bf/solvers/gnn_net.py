@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import time
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -90,7 +91,9 @@ def pilot_features(R: np.ndarray, amp: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- torch model
+@lru_cache(maxsize=1)
 def _torch():
+    """The torch building blocks (built once): ``torch``, ``FCN``, ``AC``, ``Encoder`` and ``GNN``."""
     import torch
     import torch.nn as nn
 
@@ -178,12 +181,11 @@ def _torch():
             v = v * (torch.sqrt(P) / torch.sqrt(per_ap + 1e-12))[:, None, :, None]
             return a_hat, v
 
-    return torch, GNN
+    return SimpleNamespace(torch=torch, FCN=FCN, AC=AC, Encoder=Encoder, GNN=GNN)
 
 
 def build(kind: str, K: int, L: int, M: int, widths: dict | None = None):
-    torch, GNN = _torch()
-    return GNN(kind, K, L, M, dict(widths or WIDTHS))
+    return _torch().GNN(kind, K, L, M, dict(widths or WIDTHS))
 
 
 def ste(a_hat, lam: float):

@@ -85,6 +85,7 @@ from mmopt.problems.maxmin_assoc_bf import DEFAULTS, GENERATOR_VERSION
 from mmopt.problems.maxmin_assoc_bf.duality import perron_power_control
 from mmopt.problems.maxmin_assoc_bf.solvers.baselines import (CHANNEL_PARAMS, channel_statistics, estimated_instance,
                                                               scenario_params)
+from mmopt.problems.maxmin_assoc_bf.solvers import gnn_net
 from mmopt.registry import load_plugins
 
 PROBLEM = "maxmin-assoc-bf"
@@ -154,35 +155,15 @@ def build(K: int, L: int, M: int, width: int = WIDTH, output: str = "struct"):
     import torch
     import torch.nn as nn
 
-    class FCN(nn.Module):
-        def __init__(self, n_in, n_hid, n_out):
-            super().__init__()
-            self.l1, self.b1 = nn.Linear(n_in, n_hid), nn.BatchNorm1d(n_hid)
-            self.l2, self.b2 = nn.Linear(n_hid, n_out), nn.BatchNorm1d(n_out)
-
-        def forward(self, x):
-            s = x.shape
-            x = x.reshape(-1, s[-1])
-            x = torch.relu(self.b1(self.l1(x)))
-            x = torch.relu(self.b2(self.l2(x)))
-            return x.reshape(*s[:-1], x.shape[-1])
-
-    class AC(nn.Module):
-        def __init__(self, w):
-            super().__init__()
-            self.psi, self.rho, self.xi = FCN(w, w, w), FCN(w, w, w), FCN(2 * w, w, w)
-
-        def forward(self, d):
-            m = self.psi(d)
-            agg = (m.sum(1, keepdim=True) - m) / max(d.shape[1] - 1, 1)
-            return self.xi(torch.cat([agg, self.rho(d)], dim=-1))
+    layers = gnn_net._torch()                       # the paper's FCN and AC blocks (eqs. (17)-(18))
+    FCN, AC = layers.FCN, layers.AC
 
     class StructGNN(nn.Module):
         def __init__(self):
             super().__init__()
             self.L, self.M, self.output = L, M, output
             self.psi0 = FCN(4 * L + 2 * L * M, width, width)
-            self.ac = nn.ModuleList([AC(width), AC(width)])
+            self.ac = nn.ModuleList([AC(width, width), AC(width, width)])
             self.g0 = nn.Linear(width, 3 * L if output == "struct" else L + 2 * L * M)
             self.g_mu = nn.Linear(width, 1)
             with torch.no_grad():
@@ -258,18 +239,17 @@ def known_channel(instance, mode: str):
 def cached_training_arrays(n: int) -> dict:
     """The first ``n`` ``train`` instances (:func:`.gnn_net.training_arrays`), cached as ``.npz`` in the
     folder ``MMOPT_TRAIN_CACHE`` when it is set (file named by generator version, suite seed and ``n``)."""
-    from mmopt.problems.maxmin_assoc_bf.solvers.gnn_net import training_arrays
 
     folder = os.environ.get("MMOPT_TRAIN_CACHE")
     if not folder:
-        return training_arrays(n)
+        return gnn_net.training_arrays(n)
     load_plugins()
     seed = PROBLEMS[PROBLEM].suite("train").seed
     f = Path(folder) / f"maxmin_train_g{GENERATOR_VERSION}_s{seed}_n{n}.npz"
     if f.is_file():
         z = np.load(f, allow_pickle=False)
         return {**{k: z[k] for k in z.files}, "suite": "train", "seed": seed}
-    d = training_arrays(n)
+    d = gnn_net.training_arrays(n)
     f.parent.mkdir(parents=True, exist_ok=True)
     tmp = f.with_name(f".{f.name}.{os.getpid()}.npz")
     np.savez(tmp, **{k: v for k, v in d.items() if isinstance(v, np.ndarray)})
