@@ -161,7 +161,8 @@ def reproduce(db: str | Path, suite: str = "paper", out: str | Path | None = Non
     ------
     MmoptError
         When ``db`` is not a file or not a readable store, ``out`` is not a
-        ``.md`` file or cannot be written.
+        ``.md`` file or cannot be written, or the store has no rows on ``suite``
+        to write (an existing report is never replaced by an empty one).
     """
 
     path = Path(db)
@@ -177,7 +178,11 @@ def reproduce(db: str | Path, suite: str = "paper", out: str | Path | None = Non
         frame = st.frame(list(problem_names) if problem_names else None, None, None)
     if not all_versions:
         frame = current_rows(frame)
-    text = render(collect(frame, suite, problem_names), suite, path.name)
+    sections = collect(frame, suite, problem_names)
+    if not sections and out is not None:
+        raise MmoptError(f"{path}: no results on suite '{suite}' to report; run `mmopt run --suite {suite}` first "
+                         f"({out} left as it is)")
+    text = render(sections, suite, path.name)
     if out is not None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)

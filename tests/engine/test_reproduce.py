@@ -55,3 +55,21 @@ def test_reproduce_smoke(smoke_db):
 def test_reproduce_without_store_is_one_line(tmp_path):
     r = mm("reproduce", "--db", "missing.sqlite", "--out", "x.md", cwd=tmp_path)
     assert r.returncode != 0 and "no results store" in r.stderr and not (tmp_path / "x.md").exists()
+
+
+def test_reproduce_never_replaces_a_report_with_an_empty_one(tmp_path):
+    """A store without rows on the suite: one line, exit 2, the existing report untouched."""
+    import subprocess
+    import sys
+
+    from mmopt.store import Store
+
+    db = tmp_path / "empty.sqlite"
+    with Store(db):
+        pass
+    out = tmp_path / "REPRODUCTION.md"
+    out.write_text("kept\n")
+    r = subprocess.run([sys.executable, "-m", "mmopt.cli", "reproduce", "--db", str(db), "--suite", "small",
+                        "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "no results" in r.stderr
+    assert out.read_text() == "kept\n"
