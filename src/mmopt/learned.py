@@ -36,6 +36,7 @@ import numpy as np
 
 from ._version import __version__
 from .api import MmoptError
+from .cli_util import atomic_write
 from .progress import progress_bar
 from .registry import get_problem
 
@@ -255,22 +256,16 @@ def save_weights(path: str | os.PathLike, state: Mapping[str, Any], sidecar: Map
     """
     import torch
 
-
-
     path = weights_path(path, problem)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()  # through memory: the archive's inner name then does not depend on the file name,
     torch.save(dict(state), buf)  # so the same weights give the same bytes and the same sha256
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(buf.getvalue()))
     meta = {**dict(sidecar), "file": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size,
             "mmopt": __version__, "torch": torch.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    sc = sidecar_path(path)
-    tmp = sc.with_name(f".{sc.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, sc)
+    text = json.dumps(meta, indent=1, sort_keys=True, default=str) + "\n"
+    atomic_write(sidecar_path(path), lambda tmp: Path(tmp).write_text(text))
     return path
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from .api import MmoptError
+from .cli_util import atomic_write
 from .registry import get_problem
 
 __all__ = ["REFERENCE_STATUSES", "RECORD_FIELDS", "reference_dir", "reference_path", "load_references",
@@ -157,9 +158,8 @@ def write_references(path: Path, records: Iterable[Mapping]) -> Path:
     """
     records = sorted(records, key=lambda r: (r.get("index") is None, r.get("index") or 0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text("".join(json.dumps(_record(r)) + "\n" for r in records))
-    os.replace(tmp, path)
+    text = "".join(json.dumps(_record(r)) + "\n" for r in records)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return path
 
 
@@ -259,10 +259,8 @@ def write_manifest(problem, suite: str, root: Path | None = None, progress: bool
             print(f"{problem.name}/{suite}/{i:04d} {hashes[-1][:12]}", flush=True)
     path = manifest_path(problem.name, suite, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"problem": problem.name, "suite": suite, "count": n, "hashes": hashes}, indent=0)
-                   + "\n")
-    os.replace(tmp, path)
+    text = json.dumps({"problem": problem.name, "suite": suite, "count": n, "hashes": hashes}, indent=0) + "\n"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return path
 
 

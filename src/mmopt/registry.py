@@ -56,14 +56,12 @@ def _import_optional(mod: str) -> None:
 
 def _load_problem_package(name: str) -> None:
     """Import a problem folder; record its ``SOLVERS`` table, or import its ``solvers`` package if it has none."""
-    before = set(PROBLEMS)
     _import_optional(name)
     mod = sys.modules.get(name)
     if mod is None:
         return
-    # the problems this package defines (also when it was imported before the registry loaded it)
-    new = [n for n, p in PROBLEMS.items() if n not in before or type(p).__module__.startswith(name + ".")]
-    new = list(dict.fromkeys(new))
+    # the problems this package defines (whether or not it was imported before the registry loaded it)
+    new = [n for n, p in PROBLEMS.items() if type(p).__module__ == name or type(p).__module__.startswith(name + ".")]
     table = getattr(mod, "SOLVERS", None)
     if table is not None and len(new) == 1:
         for solver_name, ep in table.items():

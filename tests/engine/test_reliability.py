@@ -16,6 +16,7 @@ import pytest
 from mmopt.cli import main
 from mmopt.io import save_arrays, write_instance
 from mmopt.registry import get_problem, solvers_for
+from proc_util import alive as _alive, pids as _pids, wait_dead as _wait_dead
 
 PROBLEMS = ["maxmin-assoc-bf", "trajectory-assoc", "highway-sector-beams"]
 MM = "maxmin-assoc-bf"
@@ -286,28 +287,6 @@ def test_store_refuses_what_is_not_an_mmopt_store(tmp_path, capsys):
 # ---------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _pids(folder):
-    return [int(f.read_text()) for f in Path(folder).glob("*.pid")]
-
-
-def _wait_dead(pids, seconds=5.0):
-    t = time.time() + seconds
-    while time.time() < t and any(_alive(p) for p in pids):
-        time.sleep(0.1)
-    return [p for p in pids if _alive(p)]
 
 
 def test_timeout_kills_what_the_solver_started(tmp_path, monkeypatch):

@@ -18,40 +18,11 @@ import pytest
 
 from mmopt.cli import main
 from mmopt.registry import add_plugin_modules, get_problem
+from proc_util import alive as _alive, pids as _pids, wait_dead as _wait_dead, wait_pids as _wait_pids
 
 MM = "maxmin-assoc-bf"
 HOWS = ["setsid", "pgroup", "daemon"]
 PY = sys.executable
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _pids(folder):
-    return [int(f.read_text()) for f in Path(folder).glob("*.pid") if f.read_text().strip()]
-
-
-def _wait_dead(pids, seconds=5.0):
-    t = time.time() + seconds
-    while time.time() < t and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    return [p for p in pids if _alive(p)]
-
-
-def _wait_pids(folder, n=1, seconds=30):
-    t = time.time() + seconds
-    while time.time() < t and len(_pids(folder)) < n:
-        time.sleep(0.05)
-    return _pids(folder)
 
 
 @pytest.fixture

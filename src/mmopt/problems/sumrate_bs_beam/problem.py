@@ -366,7 +366,6 @@ _PAPER = {("bem-gbpn", "top1", 1): "80 % (Fig. 9)", ("bem-gbpn", "top3", 1): "99
 def _reproduction_rows(problem, frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce`` for BEM-GBPN: top-k and ASRR per method and U, with the gap to ``bnb``."""
 
-
     sub = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
     if sub.empty:
         return []

@@ -211,6 +211,13 @@ def rates(H, noise, a, v):
     return torch.log2(1.0 + sig / (interf + noise))
 
 
+def minrate_loss(H, noise, a, v, lam_p: float):
+    """The unsupervised loss of Sec. IV-A-5: minus the batch mean of the min rate (eq. (5)) plus
+    ``lam_p * mean_k sum_l (a_kl - 1/L)^2`` (keeps the association soft early in training)."""
+    r = rates(H, noise, a, v)
+    return -r.min(-1).values.mean() + lam_p * ((a - 1.0 / a.shape[-1]) ** 2).sum(-1).mean()
+
+
 def to_solution(a_hat, v):
     """Hard association (eq. (20)) and the beamformer of each user at its AP, numpy."""
     assoc = a_hat.argmax(-1)                                     # (K,)
@@ -275,7 +282,6 @@ def train(kind: str, *, epochs: int, seed: int, count: int, n_pilots: int, batch
     """
     import torch
 
-
     deterministic(seed)
     t0 = time.perf_counter()
     d = data if data is not None else training_arrays(int(count) + int(val_count))
@@ -324,8 +330,7 @@ def train(kind: str, *, epochs: int, seed: int, count: int, n_pilots: int, batch
             idx = perm[s:s + batch]
             a_hat, v = net(loc[idx], pil[idx], P[idx])
             a = ste(a_hat, lam)
-            r = rates(H[idx], noise[idx], a, v)
-            loss = -r.min(-1).values.mean() + lam_p * ((a - 1.0 / L) ** 2).sum(-1).mean()
+            loss = minrate_loss(H[idx], noise[idx], a, v, lam_p)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)

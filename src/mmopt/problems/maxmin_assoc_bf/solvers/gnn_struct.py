@@ -270,8 +270,6 @@ def train(mode: str, *, steps: int, seed: int, count: int, n_pilots: int = 0, ba
     """
     import torch
 
-    from mmopt.problems.maxmin_assoc_bf.solvers.gnn_net import rates
-
     deterministic(seed, threads=threads)
     c0, t0 = time.process_time(), time.perf_counter()
     d = data if data is not None else cached_training_arrays(int(count) + int(val_count))
@@ -316,7 +314,7 @@ def train(mode: str, *, steps: int, seed: int, count: int, n_pilots: int = 0, ba
         net.eval()
         with torch.no_grad():
             _, a, v, _ = net(Hk_val, P[val_idx], 1.0, Ce_t)
-            r = rates(H[val_idx], noise[val_idx], a, v)
+            r = gnn_net.rates(H[val_idx], noise[val_idx], a, v)
         net.train()
         return float(r.min(-1).values.mean())
 
@@ -328,8 +326,7 @@ def train(mode: str, *, steps: int, seed: int, count: int, n_pilots: int = 0, ba
         lam_p = max(0.0, 1.0 - step / max(1.0, 0.05 * steps))
         idx = torch.randint(0, n_tr, (batch,), generator=gen)
         a_hat, a, v, _ = net(know(idx), P[idx], lam, Ce_t)
-        r = rates(H[idx], noise[idx], a, v)
-        loss = -r.min(-1).values.mean() + lam_p * ((a - 1.0 / L) ** 2).sum(-1).mean()
+        loss = gnn_net.minrate_loss(H[idx], noise[idx], a, v, lam_p)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 2.0)

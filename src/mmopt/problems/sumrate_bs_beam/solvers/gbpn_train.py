@@ -84,7 +84,6 @@ def fit(variant: str, data: dict, *, epochs: int = DEFAULT_EPOCHS, seed: int = 0
     """
     import torch
 
-
     deterministic(seed)
     rng = np.random.default_rng(seed)
     shape = data["shape"]
@@ -189,7 +188,6 @@ def train_for(variant: str):
     def train(*, epochs: int = DEFAULT_EPOCHS, seed: int = 0, count: int | None = None, progress=True,
               **_params):
         import torch
-
 
         t0, c0 = time.perf_counter(), time.process_time()
         data, meta = training_samples("train", TRAIN_COUNT if count is None else count)
