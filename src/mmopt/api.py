@@ -14,6 +14,7 @@ index, seed, generator parameters) and a content hash.
 from __future__ import annotations
 
 import abc
+import contextvars
 import dataclasses
 import hashlib
 import importlib
@@ -36,8 +37,12 @@ __all__ = [
     "SCHEMA_VERSION", "KINDS", "EXTRAS", "PROBLEMS", "SOLVERS",
     "MmoptError", "InputError", "Key", "Instance", "Violation", "FeasibilityReport", "Suite", "Problem", "Solver",
     "problem", "solver", "instance_hash", "check_structure", "bind_dims", "key_table", "rst_to_markdown",
-    "coerce_param", "json_default", "json_safe", "params_key",
+    "coerce_param", "json_default", "json_safe", "params_key", "WEIGHTS_OVERRIDE",
 ]
+
+#: the file named by a learned solver's ``weights`` parameter while its hooks run (``""``: the shipped
+#: files); :func:`mmopt.learned.weights_path` resolves every weight name to it
+WEIGHTS_OVERRIDE: contextvars.ContextVar[str] = contextvars.ContextVar("mmopt_weights", default="")
 
 #: version of the instance / solution file metadata (``meta["schema"]``)
 SCHEMA_VERSION = 1
@@ -1013,6 +1018,10 @@ class Solver:
     choices: dict = field(default_factory=dict)
     #: ``check_params(**params) -> None | reason``: refuse parameter values before any cell runs
     check_params_fn: Callable | None = None
+    #: the engine's ``weights`` parameter (every learned solver): a weight file replacing the shipped
+    #: ones; stripped before the solver's own functions are called, which then see it through
+    #: :data:`WEIGHTS_OVERRIDE`
+    engine_weights: bool = False
 
     # -- availability -----------------------------------------------------
     def missing(self) -> list[str]:
@@ -1115,11 +1124,61 @@ class Solver:
             if k in self.choices and v not in self.choices[k]:
                 raise MmoptError(f"parameter {what}: {v!r} is not one of "
                                  f"{', '.join(repr(c) for c in self.choices[k])}")
+        if self.engine_weights and out.get("weights"):
+            w = Path(str(out["weights"])).expanduser()
+            if not w.is_file():
+                raise MmoptError(f"parameter {self.name}.weights: no such file {w}")
+            out["weights"] = str(w.resolve())
         if self.check_params_fn is not None and params:
-            why = self.check_params_fn(**out)
+            why = self.check_params_fn(**self.own_params(out))
             if why:
                 raise MmoptError(f"solver '{self.name}': {why}")
         return out
+
+    def own_params(self, params: Mapping[str, Any]) -> dict:
+        """``params`` without the engine's ``weights`` parameter (what the solver's functions take).
+
+        Parameters
+        ----------
+        params : mapping
+            Canonical parameters (:meth:`canonical_params`).
+
+        Returns
+        -------
+        dict
+            The parameters the solver's own functions declare.
+        """
+        return {k: v for k, v in params.items() if not (self.engine_weights and k == "weights")}
+
+    def call(self, fn: Callable, params: Mapping[str, Any] | None, *args):
+        """Call one of the solver's functions with its canonical parameters; a ``weights`` file is
+        made the :data:`WEIGHTS_OVERRIDE` for the call.
+
+        Parameters
+        ----------
+        fn : callable
+            The solve function or a hook.
+        params : mapping or None
+            Solver parameters (defaults filled in by :meth:`canonical_params`).
+        *args
+            Positional arguments (the instance).
+
+        Returns
+        -------
+        object
+            What ``fn`` returns.
+
+        Raises
+        ------
+        MmoptError
+            When ``params`` holds an unknown or unconvertible parameter.
+        """
+        p = self.canonical_params(params)
+        token = WEIGHTS_OVERRIDE.set(str(p.get("weights") or "") if self.engine_weights else "")
+        try:
+            return fn(*args, **self.own_params(p))
+        finally:
+            WEIGHTS_OVERRIDE.reset(token)
 
     # -- the hooks ----------------------------------------------------------
     def applies(self, instance: Mapping[str, np.ndarray], params: Mapping[str, Any] | None = None) -> str | None:
@@ -1144,7 +1203,7 @@ class Solver:
         """
         if self.applies_fn is None:
             return None
-        reason = self.applies_fn(instance, **self.canonical_params(params))
+        reason = self.call(self.applies_fn, params, instance)
         return None if not reason else str(reason)
 
     def setup(self, params: Mapping[str, Any] | None = None) -> float:
@@ -1169,7 +1228,7 @@ class Solver:
             return 0.0
 
         t0 = time.perf_counter()
-        self.setup_fn(**self.canonical_params(params))
+        self.call(self.setup_fn, params)
         return time.perf_counter() - t0
 
     def solve(self, instance: Instance, **params) -> tuple[dict, dict]:
@@ -1194,7 +1253,7 @@ class Solver:
         MmoptError
             When ``params`` holds an unknown or unconvertible parameter.
         """
-        sol, stats = self.fn(instance, **self.canonical_params(params))
+        sol, stats = self.call(self.fn, params, instance)
         return sol, dict(stats or {})
 
 
@@ -1396,6 +1455,10 @@ def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
         Learned solvers (required for them): the weight file name (or
         ``weights(**params) -> name``) in the ``weights/`` folder of the
         solver's problem and the training entry used by ``mmopt train``.
+        Every learned solver also gets the parameter ``weights`` (default
+        ``""``: the shipped files): a weight file, for instance one written
+        by ``mmopt train``, used in place of every shipped file; its sha256
+        is part of the cache key like the shipped files'.
     choices : mapping, optional
         Parameter -> the values it accepts (a parameter annotated
         ``typing.Literal[...]`` gets its values from the annotation); another
@@ -1439,13 +1502,16 @@ def solver(name: str, *, problems: Iterable[str], kind: str, version: int = 1,
             if k not in params:
                 raise ValueError(f"solver '{name}': choices for '{k}', which is not a parameter")
         doc = inspect.getdoc(fn) or ""
+        engine_weights = kind == "learned" and "weights" not in params
+        if engine_weights:   # every learned solver takes a weight file replacing the shipped ones
+            params["weights"] = ""
         wfn = (lambda **_: weights) if isinstance(weights, str) else weights
         s = Solver(name=name, fn=fn, problems=tuple(problems), kind=kind, version=version,
                    params=params, doc=doc,
                    certifies=(kind == "reference") if certifies is None else certifies,
                    imports=tuple(imports), requires=tuple(requires), applies_fn=applies, setup_fn=setup,
                    weights_fn=wfn, train_fn=train, module=fn.__module__, choices=allowed,
-                   check_params_fn=check_params)
+                   check_params_fn=check_params, engine_weights=engine_weights)
         for p in s.problems:
             old = SOLVERS.get((p, name))
             if old is not None and (old.module, old.fn.__qualname__) != (s.module, fn.__qualname__):

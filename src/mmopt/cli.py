@@ -597,7 +597,8 @@ def manifest(problem, suites):
 @click.option("--count", type=int, default=None, help="Training instances (default: the solver's).")
 @click.option("--param", "params", multiple=True, help="KEY=VALUE solver parameter (repeatable).")
 @click.option("--out", "out_path", default=None, type=click.Path(),
-              help="Weights file (default: the shipped file in the problem's weights/ folder).")
+              help="Weights file (default: ./mmopt-weights/PROBLEM/NAME; the shipped file is replaced "
+                   "only when --out names it). Score it with --param SOLVER.weights=FILE.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(problem, solver_name, epochs, seed, count, params, out_path, quiet):
     """Train a learned solver on its problem's training suite; write weights and a JSON sidecar."""
@@ -612,7 +613,8 @@ def train(problem, solver_name, epochs, seed, count, params, out_path, quiet):
         raise MmoptError("--count must be >= 1")
     path, side = train_solver(s, epochs=epochs, seed=seed, count=count, out=out_path,
                               params=_params(params, scoped=False), progress=not quiet)
-    keys = ("train_suite", "train_size", "epochs", "wall_seconds", "train_loss", "val_loss", "sha256")
+    keys = ("train_suite", "train_instances", "train_size", "epochs", "wall_seconds", "train_loss", "val_loss",
+            "sha256")
     click.echo(_dump({"weights": str(path), **{k: side.get(k) for k in keys}}))
 
 

@@ -35,14 +35,14 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ._version import __version__
-from .api import MmoptError
+from .api import WEIGHTS_OVERRIDE, MmoptError
 from .cli_util import atomic_write
 from .progress import progress_bar
 from .registry import get_problem
 
 __all__ = ["weights_dir", "weights_path", "weights_files", "fingerprint", "sidecar_path", "file_sha256",
            "read_sidecar", "save_weights", "load_weights", "deterministic", "cell_threads", "Progress",
-           "train_solver"]
+           "TRAIN_DIR", "train_solver"]
 
 
 def weights_dir(problem: str | None = None) -> Path:
@@ -75,7 +75,8 @@ def weights_dir(problem: str | None = None) -> Path:
 
 
 def weights_path(name: str | os.PathLike, problem: str | None = None) -> Path:
-    """``name`` as it is when absolute, else in :func:`weights_dir` of ``problem``.
+    """``name`` as it is when absolute, else in :func:`weights_dir` of ``problem``; the file of a
+    solver's ``weights`` parameter instead while the solver runs (:data:`mmopt.api.WEIGHTS_OVERRIDE`).
 
     Parameters
     ----------
@@ -94,6 +95,9 @@ def weights_path(name: str | os.PathLike, problem: str | None = None) -> Path:
     MmoptError
         When ``name`` is relative and :func:`weights_dir` fails.
     """
+    override = WEIGHTS_OVERRIDE.get()
+    if override:
+        return Path(override)
     p = Path(name)
     return p if p.is_absolute() else weights_dir(problem) / p
 
@@ -121,7 +125,10 @@ def weights_files(solver, params: Mapping[str, Any] | None = None) -> list[Path]
     """
     if solver.weights_fn is None:
         return []
-    names = solver.weights_fn(**solver.canonical_params(params))
+    prm = solver.canonical_params(params)
+    if solver.engine_weights and prm.get("weights"):
+        return [Path(prm["weights"])]
+    names = solver.call(solver.weights_fn, prm)
     names = [names] if isinstance(names, (str, bytes)) or hasattr(names, "__fspath__") else list(names)
     return [weights_path(n, solver.problems[0]) for n in names]
 
@@ -311,7 +318,8 @@ def deterministic(seed: int, threads: int | None = None) -> None:
     seed : int
         The seed (NumPy gets ``seed % 2**32``).
     threads : int, optional
-        torch's thread count (default: ``MMOPT_TRAIN_THREADS``, else ``min(2, CPUs)``).
+        torch's thread count (default: ``MMOPT_TRAIN_THREADS``, else 1: on a busy
+        2-core machine two threads were 50x slower per step than one).
     """
     import torch
 
@@ -320,7 +328,7 @@ def deterministic(seed: int, threads: int | None = None) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     if threads is None:
-        threads = int(os.environ.get("MMOPT_TRAIN_THREADS", "0")) or min(2, os.cpu_count() or 1)
+        threads = int(os.environ.get("MMOPT_TRAIN_THREADS", "0")) or 1
     torch.set_num_threads(threads)
 
 
@@ -377,6 +385,10 @@ class Progress:
             self.bar.stop()
 
 
+#: folder (relative to the working folder) that ``mmopt train`` writes to unless ``--out`` is given
+TRAIN_DIR = "mmopt-weights"
+
+
 def train_solver(solver, *, epochs: int | None = None, seed: int = 0, count: int | None = None,
                  out: str | os.PathLike | None = None, params: Mapping[str, Any] | None = None,
                  progress: bool | Callable = True) -> tuple[Path, dict]:
@@ -393,7 +405,10 @@ def train_solver(solver, *, epochs: int | None = None, seed: int = 0, count: int
     count : int, optional
         Number of training instances (``None``: the training entry's default).
     out : str or os.PathLike, optional
-        The weight file (default: the solver's first weight file for ``params``).
+        The weight file. Default: the name of the solver's first weight file
+        for ``params`` in :data:`TRAIN_DIR` (relative to the working folder),
+        or in ``MMOPT_WEIGHTS_DIR`` when that is set; the shipped file is only
+        replaced when ``out`` names it.
     params : mapping, optional
         Solver parameters passed to the training entry (``seed``, ``count``,
         ``progress`` and ``epochs`` of this call win over them).
@@ -420,8 +435,13 @@ def train_solver(solver, *, epochs: int | None = None, seed: int = 0, count: int
     reason = solver.unavailable_reason()
     if reason:
         raise MmoptError(f"solver '{solver.name}' {reason}")
-    prm = solver.canonical_params(params)
-    target = Path(out).resolve() if out else weights_files(solver, prm)[0]
+    prm = solver.own_params(solver.canonical_params(params))
+    if out:
+        target = Path(out).expanduser().resolve()
+    else:
+        shipped = weights_files(solver, prm)[0]
+        target = shipped if os.environ.get("MMOPT_WEIGHTS_DIR") else \
+            (Path(TRAIN_DIR) / solver.problems[0] / shipped.name).resolve()
     if target.exists() and target.is_dir():
         raise MmoptError(f"{target}: is a directory")
     parent = target.parent if target.parent != Path("") else Path(".")

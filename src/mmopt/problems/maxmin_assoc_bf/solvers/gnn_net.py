@@ -40,14 +40,17 @@ minimum user rate of eq. (5) (interference weighted by the association) plus
 from __future__ import annotations
 
 import math
+import os
 import time
 from functools import lru_cache
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
 from mmopt.api import PROBLEMS
 from mmopt.learned import deterministic
+from mmopt.problems.maxmin_assoc_bf.scenario import GENERATOR_VERSION
 from mmopt.registry import load_plugins
 
 #: metres per unit of the location input (the authors' code)
@@ -250,6 +253,28 @@ def training_arrays(count: int, suite: str = "train") -> dict:
             "rho": np.array(rho), "suite": suite, "seed": s.seed}
 
 
+def cached_training_arrays(n: int) -> dict:
+    """The first ``n`` ``train`` instances (:func:`training_arrays`), cached as ``.npz`` in the folder
+    ``MMOPT_TRAIN_CACHE`` when it is set (file named by generator version, suite seed and ``n``): the
+    10,300 instances of a GNN training run take minutes to generate, once."""
+
+    folder = os.environ.get("MMOPT_TRAIN_CACHE")
+    if not folder:
+        return training_arrays(n)
+    load_plugins()
+    seed = PROBLEMS["maxmin-assoc-bf"].suite("train").seed
+    f = Path(folder) / f"maxmin_train_g{GENERATOR_VERSION}_s{seed}_n{n}.npz"
+    if f.is_file():
+        z = np.load(f, allow_pickle=False)
+        return {**{k: z[k] for k in z.files}, "suite": "train", "seed": seed}
+    d = training_arrays(n)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_name(f".{f.name}.{os.getpid()}.npz")
+    np.savez(tmp, **{k: v for k, v in d.items() if isinstance(v, np.ndarray)})
+    os.replace(tmp, f)
+    return d
+
+
 def pilot_ls(H, rho, n_pilots: int, gen):
     """LS estimates from de-spread pilots (eq. (8)): ``H + n / sqrt(rho N_u)``, n ~ CN(0, I); torch."""
     import torch
@@ -270,7 +295,8 @@ def pilot_features_t(R, amp: float):
 
 def train(kind: str, *, epochs: int, seed: int, count: int, n_pilots: int, batch: int = 256,
           lr: float = 1e-3, val_count: int = 300, init: dict | None = None, progress=None,
-          widths: dict | None = None, data: dict | None = None) -> tuple[dict, dict]:
+          widths: dict | None = None, data: dict | None = None,
+          cpu_budget_s: float | None = None) -> tuple[dict, dict]:
     """Unsupervised training (Sec. IV-A-5); returns (state, info) for :func:`mmopt.learned.save_weights`.
 
     Adam (paper: lr 2e-4, batch 512/1024, ~800 epochs; here lr 1e-3, batch 256, a few tens of epochs);
@@ -279,15 +305,17 @@ def train(kind: str, *, epochs: int, seed: int, count: int, n_pilots: int, batch
     best validation mean min-rate (hard association) over the last ``val_count`` instances is kept.
     ``init``: state dicts ``{"i": ..., "p": ...}`` of trained GNN-I / GNN-P (GNN-C starts from them), or
     ``{"self": ...}`` a trained model of the same kind to fine-tune (the models at other N_u).
+    ``cpu_budget_s``: stop after the epoch that exceeds this many CPU seconds of the process (the
+    schedules of ``lam`` and ``lam_p`` still follow ``epochs``; the sidecar records the stop).
     """
     import torch
 
     deterministic(seed)
-    t0 = time.perf_counter()
-    d = data if data is not None else training_arrays(int(count) + int(val_count))
+    t0, c0 = time.perf_counter(), time.process_time()
+    d = data if data is not None else cached_training_arrays(int(count) + int(val_count))
     n_all = d["H"].shape[0]
-    n_val = min(int(val_count), max(1, n_all // 2))
-    n_tr = n_all - n_val
+    n_tr = min(int(count), n_all - 1)   # exactly ``count`` training instances; the rest validate
+    n_val = n_all - n_tr
     _, K, L, M = d["H"].shape
     amp = float(np.sqrt(np.mean(np.abs(d["H"][:n_tr]) ** 2)))
     H = torch.tensor(d["H"], dtype=torch.complex64)
@@ -342,11 +370,15 @@ def train(kind: str, *, epochs: int, seed: int, count: int, n_pilots: int, batch
             best = val
             best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
         if progress:
-            progress(1, loss=tot / max(nb, 1), val=val)
+            progress(1, loss=tot / max(nb, 1), val_min_rate=val)
+        if cpu_budget_s and time.process_time() - c0 > cpu_budget_s and ep + 1 < epochs:
+            break
     state = {"model": best_state,
              "config": {"kind": kind, "K": int(K), "L": int(L), "M": int(M), "n_pilots": int(n_pilots),
                         "amp": amp, **{f"width_{k}": int(v) for k, v in dict(widths or WIDTHS).items()}}}
-    info = {"train_suite": d["suite"], "train_count": int(n_tr), "val_count": int(n_val), "epochs": epochs,
+    info = {"train_suite": d["suite"], "train_count": int(n_tr), "val_count": int(n_val), "epochs": len(history),
+            "epochs_planned": epochs, "cpu_budget_s": cpu_budget_s,
+            "best_epoch": max(history, key=lambda h: h["val_min_rate"])["epoch"],
             "train_pilots": int(n_pilots), "batch": int(batch), "lr": lr, "final_train_loss": history[-1]["train_loss"],
             "final_val_min_rate": history[-1]["val_min_rate"], "best_val_min_rate": round(best, 5),
             "initial_val_min_rate": round(initial, 5),

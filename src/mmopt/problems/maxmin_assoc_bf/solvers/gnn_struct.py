@@ -72,21 +72,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
-from mmopt.api import PROBLEMS, MmoptError, solver
-from mmopt.learned import Progress, deterministic, load_weights, weights_path
-from mmopt.problems.maxmin_assoc_bf import DEFAULTS, GENERATOR_VERSION
+from mmopt.api import MmoptError, solver
+from mmopt.learned import Progress, deterministic, file_sha256, load_weights, weights_path
+from mmopt.problems.maxmin_assoc_bf import DEFAULTS
 from mmopt.problems.maxmin_assoc_bf.duality import perron_power_control
 from mmopt.problems.maxmin_assoc_bf.solvers.baselines import (CHANNEL_PARAMS, channel_statistics, estimated_instance,
                                                               scenario_params)
 from mmopt.problems.maxmin_assoc_bf.solvers import gnn_net
-from mmopt.registry import load_plugins
 
 PROBLEM = "maxmin-assoc-bf"
 #: width of every hidden layer (paper: 512 / 1024 / 1536)
@@ -236,27 +233,6 @@ def known_channel(instance, mode: str):
 
 
 # ----------------------------------------------------------------------------- training
-def cached_training_arrays(n: int) -> dict:
-    """The first ``n`` ``train`` instances (:func:`.gnn_net.training_arrays`), cached as ``.npz`` in the
-    folder ``MMOPT_TRAIN_CACHE`` when it is set (file named by generator version, suite seed and ``n``)."""
-
-    folder = os.environ.get("MMOPT_TRAIN_CACHE")
-    if not folder:
-        return gnn_net.training_arrays(n)
-    load_plugins()
-    seed = PROBLEMS[PROBLEM].suite("train").seed
-    f = Path(folder) / f"maxmin_train_g{GENERATOR_VERSION}_s{seed}_n{n}.npz"
-    if f.is_file():
-        z = np.load(f, allow_pickle=False)
-        return {**{k: z[k] for k in z.files}, "suite": "train", "seed": seed}
-    d = gnn_net.training_arrays(n)
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_name(f".{f.name}.{os.getpid()}.npz")
-    np.savez(tmp, **{k: v for k, v in d.items() if isinstance(v, np.ndarray)})
-    os.replace(tmp, f)
-    return d
-
-
 def train(mode: str, *, steps: int, seed: int, count: int, n_pilots: int = 0, batch: int = BATCH,
           lr: float = LR, val_count: int = VAL_COUNT, data: dict | None = None, width: int = WIDTH,
           progress=None, eval_every: int = 50, threads: int | None = 1,
@@ -272,10 +248,10 @@ def train(mode: str, *, steps: int, seed: int, count: int, n_pilots: int = 0, ba
 
     deterministic(seed, threads=threads)
     c0, t0 = time.process_time(), time.perf_counter()
-    d = data if data is not None else cached_training_arrays(int(count) + int(val_count))
+    d = data if data is not None else gnn_net.cached_training_arrays(int(count) + int(val_count))
     n_all = d["H"].shape[0]
-    n_val = min(int(val_count), max(1, n_all // 2))
-    n_tr = n_all - n_val
+    n_tr = min(int(count), n_all - 1)   # exactly ``count`` training instances; the rest validate
+    n_val = n_all - n_tr
     _, K, L, M = d["H"].shape
     H = torch.tensor(d["H"], dtype=torch.complex64)
     P = torch.tensor(d["P"], dtype=torch.float32)
@@ -460,9 +436,15 @@ def weights_name(variant: str, n_pilots: int = 0) -> str:
     return f"{stem}.pt" if variant == "csi" else f"{stem}_nu{int(n_pilots)}.pt"
 
 
-@lru_cache(maxsize=16)
 def _model(name: str) -> StructModel:
-    return StructModel(load_weights(name, problem=PROBLEM))
+    """The model of weight file ``name`` (or of the solver's ``weights`` file), memoised per path and sha256."""
+    path = weights_path(name, PROBLEM)
+    return _load_model(str(path), file_sha256(path))
+
+
+@lru_cache(maxsize=16)
+def _load_model(path: str, sha256: str) -> StructModel:
+    return StructModel(load_weights(path))
 
 
 def _name_for(variant, instance, train_pilots):
@@ -484,9 +466,9 @@ def _applies(variant):
             return (f"no model trained at N_u = {nu} ({name}; shipped: "
                     f"{', '.join(map(str, PILOT_MODELS))})")
         cfg = _model(name).cfg
-        if (K, L, M) != (cfg["K"], cfg["L"], cfg["M"]):
-            return (f"model trained for K = {cfg['K']}, L = {cfg['L']}, M = {cfg['M']}; "
-                    f"instance has K = {K}, L = {L}, M = {M}")
+        if (L, M) != (cfg["L"], cfg["M"]):   # any K: the GNN is shared over the users (Sec. IV, Fig. 7(a))
+            return (f"model trained for L = {cfg['L']} APs of M = {cfg['M']} antennas; "
+                    f"instance has L = {L}, M = {M}")
         if variant != "csi":
             try:
                 sp = scenario_params(instance)
@@ -538,7 +520,7 @@ def _train(variant):
         finally:
             if not callable(progress):
                 bar.close()
-        info.update(train_size=info["train_count"], train_loss=info["final_train_loss"],
+        info.update(train_size=info["train_count"], train_instances=info["train_count"], train_loss=info["final_train_loss"],
                     val_loss=-info["best_val_min_rate"])
         return state, info
     return train_entry
@@ -549,8 +531,8 @@ def _solve(variant, instance, train_pilots, power):
     name = _name_for(variant, instance, train_pilots)
     model = _model(name)
     K, L, M = instance["H"].shape
-    if (K, L, M) != (model.cfg["K"], model.cfg["L"], model.cfg["M"]):
-        raise MmoptError(f"{name}: trained for K, L, M = {model.cfg['K']}, {model.cfg['L']}, {model.cfg['M']}")
+    if (L, M) != (model.cfg["L"], model.cfg["M"]):
+        raise MmoptError(f"{name}: trained for L, M = {model.cfg['L']}, {model.cfg['M']}")
     if power not in POWER_MODES:
         raise MmoptError(f"power must be 'perron' or 'gnn', got {power!r}")
     Hk, Ce = known_channel(instance, VARIANTS[variant][0])
