@@ -303,7 +303,8 @@ def test_shipped_weights_and_smoke(name, state):
     weights = load_weights(path)
     assert weights["tracking"] == (name == "dqn") and weights["state"] == state
     suites = sorted({(m["suite"], int(m["index"])) for m in weights["models"].values()})
-    assert suites == sorted([("smoke", i) for i in range(8)] + [("paper", i) for i in range(48)])
+    assert suites == sorted([("smoke", i) for i in range(8)] + [("small", i) for i in range(20)]
+                            + [("paper", i) for i in range(48)])
     for i in range(P.suite("smoke").count):
         inst = P.generate("smoke", i).readonly()
         assert s.applies(inst, {"state": state}) is None

@@ -60,9 +60,10 @@ model selection        greedy     the snapshot with the best greedy return on th
 Training runs on one thread (``torch.set_num_threads(1)``: faster than two
 for a 2x64 network and deterministic); a trajectory takes seconds.
 
-Shipped weights hold one model per trajectory of the ``smoke`` and
-``paper`` suites, keyed by a fingerprint of the instance's training
-realisations; an instance whose trajectory has no model is declined
+Shipped weights hold one model per trajectory of the ``smoke``, ``small``
+and ``paper`` suites, keyed by a fingerprint of the instance's training
+realisations (each trajectory's model depends only on the seed and its
+fingerprint: adding the ``small`` models left the others bit for bit); an instance whose trajectory has no model is declined
 (``applies``: train one with ``mmopt train``). Inference is a NumPy forward
 pass, deterministic without a seed: the solvers have no ``seed`` parameter
 (``mmopt train --seed`` seeds training; a solver parameter of that name
@@ -94,7 +95,7 @@ EPS_START, EPS_END, EPS_FRAC = 1.0, 0.05, 2 / 3
 EVAL_EVERY = 20
 EPISODES = 1000
 #: suites whose trajectories get a model in the shipped weights
-TRAIN_SUITES = ("smoke", "paper")
+TRAIN_SUITES = ("smoke", "small", "paper")
 FORMAT = "trajectory-dqn/2"
 
 
