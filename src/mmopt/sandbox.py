@@ -643,7 +643,8 @@ def _supervise(fn, w: int, ctl: socket.socket, deadline: float, memory_limit: fl
                 st, reason = done[runner], "exit"
                 break
             now = time.monotonic()
-            wait = max(0.0, min(0.1, deadline - now, next_mem - now))
+            # next_mem only advances under a memory limit: without one it must not shorten the wait
+            wait = max(0.0, min(0.1, deadline - now, next_mem - now if limit is not None else 0.1))
             fds = [ctl] + ([pidfd] if pidfd is not None else [])
             try:
                 ready, _, _ = select.select(fds, [], [], wait if pidfd is not None else min(wait, 0.02))

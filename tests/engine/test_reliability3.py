@@ -672,3 +672,38 @@ def test_external_scheduler_driver_killed_and_scheduler_lost(tmp_path):
         for p in procs:
             p.kill()
             p.wait()
+
+
+def _child_cpu_ticks(pid: int) -> dict:
+    """CPU clock ticks (user + system) of each child process of ``pid``, from /proc."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parts = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(parts[1]) == pid:
+                out[int(d)] = int(parts[11]) + int(parts[12])
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("memory_limit", [None, 1.0])
+def test_the_supervisor_sleeps_while_the_cell_runs(memory_limit):
+    """The supervising process waits in select(): over a sleeping cell it uses a small share of a core,
+    with or without a memory limit (without one it once spun at 100 %)."""
+    from mmopt.sandbox import run_limited
+
+    def body():
+        time.sleep(1.5)
+        return {}, {}
+
+    seen = []
+    probe = threading.Thread(target=lambda: (time.sleep(1.2), seen.append(_child_cpu_ticks(os.getpid()))))
+    probe.start()
+    out = run_limited(body, 30, memory_limit=memory_limit)
+    probe.join()
+    assert out.status == "ok" and seen and seen[0], seen
+    ticks = max(seen[0].values())
+    assert ticks < 0.3 * os.sysconf("SC_CLK_TCK"), f"the supervisor used {ticks} ticks in 1.2 s"
