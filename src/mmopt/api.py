@@ -504,6 +504,9 @@ class Problem(abc.ABC):
         Generator parameter name -> one-line meaning (unit included).
     metric_docs : mapping of str to str
         Extra table column -> one-line meaning (values from :meth:`metrics`).
+    headline_metrics : tuple of str
+        At most two names of :attr:`metric_docs` shown in the compact tables
+        (``mmopt table``'s terminal and LaTeX output); empty: none.
     value_tol : float
         Relative tolerance of values compared with references.
     empty_dims : tuple of str
@@ -524,6 +527,8 @@ class Problem(abc.ABC):
     param_docs: Mapping[str, str] = {}
     #: extra table columns: name -> one-line meaning (values from :meth:`metrics`)
     metric_docs: Mapping[str, str] = {}
+    #: at most two metric names shown in the compact tables (terminal, LaTeX); the rest with --metrics all
+    headline_metrics: tuple[str, ...] = ()
     #: relative tolerance of values compared with references
     value_tol: float = 1e-6
     #: dimension symbols of the instance keys that may be 0 (every other one must be >= 1)

@@ -9,8 +9,10 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -90,7 +92,15 @@ def _memory_limit(value, scheduler=None):
 
 
 #: table formats -> the suffixes ``table --out`` accepts for them
-TABLE_SUFFIXES = {"md": (".md", ".markdown", ".txt"), "latex": (".tex",), "csv": (".csv",)}
+TABLE_SUFFIXES = {"text": (".txt",), "md": (".md", ".markdown", ".txt"), "latex": (".tex",), "csv": (".csv",)}
+
+
+def _render_table(table, fmt: str, metrics: str | None = None, columns=None) -> str:
+    """``mmopt.report.render`` as wide as the terminal (``$COLUMNS``, else 80 characters when not a terminal)."""
+    from .report import render
+
+    return render(table, fmt, metrics=metrics, columns=columns or None,
+                  width=max(40, shutil.get_terminal_size((80, 24)).columns))
 
 
 class _Group(click.Group):
@@ -324,6 +334,27 @@ def evaluate(problem, instance_path, solution_path, tol, time_limit, memory_limi
     sys.exit(0 if sc.feasible else 1)
 
 
+def _dry_run(names, suite, solvers, prm, seed, count, time_limit, db) -> None:
+    """``run --dry-run``: the planned cells per problem and solver, and how many the store holds already."""
+    from .runner import plan
+    from .store import Store, default_db
+
+    unavailable: list = []
+    cells = plan(names, suite, solvers, prm, seed, count, time_limit, unavailable)
+    path = Path(db or default_db())
+    stored = set()
+    if path.is_file():
+        with Store(path, readonly=True) as st:
+            stored = st.keys(c.key for c in cells)
+    per = Counter((c.problem, c.solver) for c in cells)
+    for pname in dict.fromkeys(c.problem for c in cells):
+        n = sum(v for (q, _), v in per.items() if q == pname)
+        click.echo(f"{pname}: {n} cells ({', '.join(f'{s} {v}' for (q, s), v in per.items() if q == pname)})")
+    for u in unavailable:
+        click.echo(f"left out (unavailable): {u}")
+    click.echo(f"{len(cells)} cells on suite {suite}, {len(stored)} of them in {path}; nothing run")
+
+
 @app.command()
 @click.option("--suite", default="small", show_default=True)
 @click.option("--problems", "problem_names", multiple=True, help="Problems (comma separated; default all).")
@@ -341,12 +372,15 @@ def evaluate(problem, instance_path, solution_path, tol, time_limit, memory_limi
 @click.option("--count", type=int, default=None, help="First N instances of the suite.")
 @click.option("--force", is_flag=True, help="Re-run cells already in the store.")
 @click.option("--plugin", "plugins", multiple=True, help="Module with extra @solver/@problem plugins.")
-@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "latex", "csv"]), default="text", show_default=True,
+              help="Table of the run's cells: text fits the terminal; md and csv have every column.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--claim-wait", type=float, default=None,
               help="Seconds to wait for cells another run claimed (default: the time limit plus a minute).")
+@click.option("--dry-run", is_flag=True,
+              help="Count the cells per problem and solver (and those already in the store); run nothing.")
 def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, memory_limit, keep_failed, params,
-        seed, count, force, plugins, fmt, quiet, claim_wait):
+        seed, count, force, plugins, fmt, quiet, claim_wait, dry_run):
     """Run the benchmark matrix (problems x instances x solvers) and print the table of the run's cells.
 
     Exit status: 0 when done; 1 when cells were lost with the Dask scheduler
@@ -357,7 +391,7 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
     from rich.console import Console
 
     from .registry import add_plugin_modules, problems
-    from .report import render, summarise
+    from .report import summarise
     from .runner import MAX_SEED, check_scheduler, check_workers
     from .runner import run as run_matrix
     from .store import Store
@@ -382,6 +416,9 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
     names = names or [n for n, p in problems().items() if suite in p.suites]
     if not names:
         raise MmoptError(f"no problem has a suite '{suite}'")
+    if dry_run:
+        _dry_run(names, suite, solvers, prm, seed, count, time_limit, db)
+        return
     console = Console(stderr=True)
     summ = run_matrix(names, suite, solvers, db=db, workers=workers, scheduler=scheduler,
                       time_limit=time_limit, force=force, params=prm, seed=seed,
@@ -402,7 +439,7 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
                   f"in {summ.seconds:.1f} s")
     with Store(db, readonly=True) as st:
         df = st.frame(problems=names, suites=[suite], keys=summ.keys)
-    click.echo(render(summarise(df), fmt))
+    click.echo(_render_table(summarise(df, details=True), fmt), nl=False)
     if summ.lost:
         click.echo(f"error: {summ.lost} cells lost with the Dask scheduler; run again to retry them", err=True)
         sys.exit(1)
@@ -410,21 +447,45 @@ def run(suite, problem_names, solver_names, db, workers, scheduler, time_limit, 
 
 @app.command()
 @click.option("--db", default=None)
-@click.option("--format", "fmt", type=click.Choice(["md", "latex", "csv"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "latex", "csv"]), default=None,
+              help="text (default; fits the terminal), md or csv (every column), latex (booktabs, for a paper); "
+                   "with --out, by default the one of its suffix.")
 @click.option("--problems", "problem_names", multiple=True)
 @click.option("--suite", "suites", multiple=True)
 @click.option("--solvers", "solver_names", multiple=True)
-@click.option("--no-metrics", is_flag=True, help="Leave out the problem-specific metric columns.")
+@click.option("--metrics", type=click.Choice(["headline", "all", "none"]), default=None,
+              help="Problem metrics shown: the problem's headline ones (default of text and latex), all (default "
+                   "of md and csv), none.")
+@click.option("--columns", "columns", multiple=True,
+              help="Exactly these columns after the solver (comma separated names of `--format csv`'s header).")
+@click.option("--no-metrics", is_flag=True, help="Leave out the problem-specific metric columns (--metrics none).")
 @click.option("--out", "out_path", default=None, type=click.Path(),
-              help="Write to a file (.md, .tex or .csv, as --format) instead of stdout.")
+              help="Write to a file (.txt, .md, .tex or .csv, as --format) instead of stdout.")
 @click.option("--force", is_flag=True, help="Replace the --out file if it exists.")
 @click.option("--all-versions", is_flag=True,
               help="Also rows of older solver versions, weights and suites (by default only the current ones).")
-def table(db, fmt, problem_names, suites, solver_names, no_metrics, out_path, force, all_versions):
-    """Per problem, suite and solver: gaps, share optimal, feasibility, time (the current versions' rows)."""
-    from .report import current_rows, render, summarise
+def table(db, fmt, problem_names, suites, solver_names, metrics, columns, no_metrics, out_path, force, all_versions):
+    """Per problem, suite and solver: gaps, feasibility, failures, time (the current versions' rows).
+
+    The default text table fits the terminal (``$COLUMNS`` wide): instances,
+    mean and worst gap, feasible share, failed and skipped cells, median
+    time and the problem's headline metrics. Upper bounds are listed apart
+    with their bound; a solver that declined every instance shows why.
+    """
+    from .report import current_rows, summarise
     from .store import Store, default_db
 
+    if no_metrics and metrics not in (None, "none"):
+        raise MmoptError(f"use either --no-metrics or --metrics {metrics}, not both")
+    if fmt is None:  # the format of the --out suffix, else the terminal's
+        suffix = Path(out_path).suffix.lower() if out_path else ""
+        fmt = next((f for f in ("text", "md", "latex", "csv") if suffix in TABLE_SUFFIXES[f]), None) \
+            if out_path else "text"
+        if fmt is None:
+            raise MmoptError(f"{out_path}: table --out must end in .txt, .md, .markdown, .tex or .csv")
+    cols = [x.strip() for v in columns for x in v.split(",") if x.strip()]  # names may hold spaces
+    if columns and not cols:
+        raise MmoptError(f"--columns names nothing (got {', '.join(repr(v) for v in columns)})")
     path = Path(db or default_db())
     if out_path:
         check_output(out_path, TABLE_SUFFIXES[fmt], force=force, what=f"table --out (format {fmt})")
@@ -435,7 +496,8 @@ def table(db, fmt, problem_names, suites, solver_names, no_metrics, out_path, fo
                       _split(solver_names, "--solvers") or None)
     if not all_versions:
         df = current_rows(df)
-    text = render(summarise(df, metrics=not no_metrics), fmt)
+    text = _render_table(summarise(df, metrics=not no_metrics, details=True), fmt,
+                         "none" if no_metrics else metrics, cols)
     if out_path:
         atomic_write(out_path, lambda tmp: Path(tmp).write_text(text))
         click.echo(f"wrote {out_path}")
@@ -470,10 +532,16 @@ def export(db, out_path, force):
 @click.option("--workers", type=int, default=0, show_default=True,
               help="0: instance after instance here; N: a local Dask cluster of N workers.")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
-def validate(target, problem, suite, count, time_limit, as_json, workers, scheduler):
+@click.option("--db", default=None,
+              help="Also store the cells in this results store (created if missing), for `mmopt table` and `plot`.")
+@click.option("--name", default=None,
+              help="The method's name in the store (default: MODULE:CALLABLE; a file's stem for a path).")
+def validate(target, problem, suite, count, time_limit, as_json, workers, scheduler, db, name):
     """Check a user's function MODULE:CALLABLE on a suite against the references.
 
-    Exits 0 only if every output is feasible.
+    Exits 0 only if every output is feasible. With --db, every cell is stored
+    (kind ``user``) beside the suite's solvers: `mmopt table --db FILE` then
+    compares them.
     """
     import numpy as np
 
@@ -498,8 +566,10 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
     check_workers(workers)
     if scheduler:
         scheduler = check_scheduler(scheduler)
+    if name is not None and db is None:
+        raise MmoptError("--name names the method in a results store: give --db too")
     res = run_validation(target, problem, suite, count, time_limit, progress=show, workers=workers,
-                         scheduler=scheduler)
+                         scheduler=scheduler, db=db, name=name)
     # like the table: an output that is not feasible (infeasible, error, timeout) counts as a 100 % gap
     gaps = [1.0 if r["status"] in ("infeasible", "timeout", "error") else r["gap"] for r in res.rows
             if r["status"] in ("infeasible", "timeout", "error") or (r["status"] == "ok" and r["gap"] is not None)]
@@ -516,6 +586,9 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
                    + (f", {summ['mismatch']} mismatch" if summ["mismatch"] else "")
                    + (f", conformance: {res.conformance}" if res.conformance else "")
                    + (" — PASSED" if res.passed else " — FAILED"))
+    if db is not None:
+        click.echo(f"stored {len(res.rows)} cells in {db}: mmopt table --db {db} --problems {problem} --suite {suite}",
+                   err=as_json)
     sys.exit(0 if res.passed else 1)
 
 
@@ -547,32 +620,80 @@ def references(problem, suite, solver_name, params, out_dir, workers, scheduler)
 
 
 @app.command()
-@click.option("--problem", required=True)
+@click.option("--problem", "problem_names", multiple=True,
+              help="Problems (comma separated; default: every problem with cells on the suite).")
 @click.option("--suite", default="paper", show_default=True)
 @click.option("--db", default=None, help="SQLite file with the suite's cells (default $MMOPT_DB or ./mmopt-results.sqlite).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
-def plot(problem, suite, db, out_dir):
-    """Draw a paper's figures for a suite from the results store (run the suite first)."""
-    from .registry import get_problem
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of the figures (unless one --problem is named, one sub-folder per problem).")
+@click.option("--all-versions", is_flag=True, help="Also rows of older solver versions, weights and suites.")
+def plot(problem_names, suite, db, out_dir, all_versions):
+    """Draw a suite's figures from the results store: gap per method, gap against time, the paper's own.
+
+    Every figure is written as PNG and PDF, with its data (CSV) and the
+    index ``figures.md``.
+    """
+    from .figures import plot_problem
+    from .registry import get_problem, problems
+    from .report import current_rows
     from .store import Store, default_db
 
-    p = get_problem(problem)
-    p.suite(suite)
+    names = _split(problem_names, "--problem")
+    one = len(names) == 1  # one named problem: its figures in --out itself; otherwise one sub-folder each
+    for n in names:
+        get_problem(n).suite(suite)
     path = Path(db or default_db())
+    hint = f"run `mmopt run --suite {suite}" + (f" --problems {','.join(names)}`" if names else "`")
     if not path.is_file():
-        raise MmoptError(f"{path}: no results store (run `mmopt run --suite {suite} --problems {problem}` first)")
-    from .report import current_rows
-
+        raise MmoptError(f"{path}: no results store ({hint} first)")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise MmoptError(f"{out_dir}: exists and is not a folder")
     with Store(path, readonly=True) as st:
-        frame = current_rows(st.frame(problems=[problem]))  # every suite: a figure may sweep over suites
-    if frame.empty or not (frame["suite"] == suite).any():
-        raise MmoptError(f"{path}: no cells of {problem}/{suite} (run `mmopt run --suite {suite} "
-                         f"--problems {problem}` first)")
-    paths = p.plot(frame, Path(out_dir), suite)
-    if not paths:
-        raise MmoptError(f"problem '{problem}' has no figures")
-    for f in paths:
-        click.echo(f"wrote {f}")
+        frame = st.frame(problems=names or None)  # every suite: a figure may sweep over suites
+    if not all_versions:
+        frame = current_rows(frame)
+    present = sorted(set(frame.loc[frame["suite"] == suite, "problem"])) if not frame.empty else []
+    if names:
+        missing = [n for n in names if n not in present]
+        if missing:
+            raise MmoptError(f"{path}: no cells of {', '.join(missing)}/{suite} ({hint} first)")
+    else:
+        names = [n for n in present if n in problems()]
+        if not names:
+            raise MmoptError(f"{path}: no cells on suite '{suite}' of a registered problem ({hint} first)")
+    for n in names:
+        folder = out if one else out / n
+        paths = plot_problem(get_problem(n), frame[frame["problem"] == n], folder, suite)
+        if len(paths) <= 1:
+            raise MmoptError(f"{path}: no scored cells of {n}/{suite} to draw (every cell skipped or lost)")
+        for f in paths:
+            click.echo(f"wrote {f}")
+
+
+@app.command()
+@click.option("--html", "html_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder of the page: OUT/index.html is written (replaced if it exists).")
+@click.option("--db", default=None, help="SQLite file (default $MMOPT_DB or ./mmopt-results.sqlite).")
+@click.option("--suite", "suites", multiple=True, help="Suites (comma separated; default: every suite in the store).")
+@click.option("--problems", "problem_names", multiple=True, help="Problems (comma separated; default all).")
+@click.option("--reproduce-suite", default="paper", show_default=True,
+              help="Suite of the reproduction tables (shown when the store has it).")
+@click.option("--no-figures", is_flag=True, help="Tables only (faster).")
+@click.option("--all-versions", is_flag=True, help="Also rows of older solver versions, weights and suites.")
+def report(html_dir, db, suites, problem_names, reproduce_suite, no_figures, all_versions):
+    """One self-contained static HTML page of the store: tables, figures, reproduction, provenance.
+
+    The page embeds its figures and style and loads nothing from the
+    network: it can be opened offline or sent as one file.
+    """
+    from .figures import html_report
+    from .store import default_db
+
+    page = html_report(db or default_db(), html_dir, _split(suites, "--suite") or None,
+                       _split(problem_names, "--problems") or None, all_versions=all_versions,
+                       reproduction_suite=reproduce_suite, figures=not no_figures)
+    click.echo(f"wrote {page}")
 
 
 @app.command()

@@ -3,11 +3,17 @@
 The user's function ``f(instance: dict[str, ndarray]) -> dict[str, ndarray]``
 (or ``-> (solution, stats)``) runs on every instance of a suite, each in a
 time-limited child; every output is checked for feasibility and scored by
-its gap against the shipped reference record.
+its gap against the shipped reference record. With a results store
+(``mmopt validate --db FILE``) each scored cell is also stored there, under
+the method's name and kind ``user``, so that ``mmopt table`` and ``mmopt
+plot`` show it beside the suite's solvers.
 """
 from __future__ import annotations
 
+import os
+import re
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,13 +21,45 @@ from typing import Callable
 from .api import MmoptError
 from .cell import USER_PREFIX, resolve_solver
 from .references import load_references, suite_hashes
-from .registry import get_problem, load_callable
+from .registry import get_problem, load_callable, solvers_for
 from .runner import execute
 from .sandbox import check_time_limit, run_limited
 from .schema import Cell, Row
+from .store import Store, cache_key, provenance
 from .testing import check_solver
 
-__all__ = ["ValidationResult", "validate"]
+__all__ = ["USER_KIND", "ValidationResult", "default_name", "validate"]
+
+#: the kind under which a validated function's cells are stored
+USER_KIND = "user"
+
+
+def default_name(spec: str) -> str:
+    """The name a validated function gets in the store: ``module:callable`` (a file's stem for a path).
+
+    Parameters
+    ----------
+    spec : str
+        ``MODULE:CALLABLE`` as given to :func:`validate`.
+
+    Returns
+    -------
+    str
+        ``mypkg.algo:solve`` for ``mypkg.algo:solve``, ``algo:solve`` for ``path/to/algo.py:solve``.
+    """
+    mod, _, attr = spec.rpartition(":")
+    if mod.endswith(".py") or os.sep in mod or "/" in mod:
+        mod = Path(mod).stem
+    return f"{mod}:{attr}"
+
+
+def _check_name(name: str, problem_name: str) -> str:
+    """A usable store name for the user's method: printable, not a solver of the problem."""
+    if not isinstance(name, str) or not re.fullmatch(r"[^\s,]{1,80}", name):
+        raise MmoptError(f"--name must be 1 to 80 characters without spaces or commas, got {name!r}")
+    if any(s.name == name for s in solvers_for(problem_name)):
+        raise MmoptError(f"--name '{name}' is a solver of {problem_name}; give the method another name")
+    return name
 
 
 def _probe(spec: str) -> tuple[dict, dict]:
@@ -82,7 +120,8 @@ def _conformance(spec: str, problem_name: str, suite: str) -> tuple[dict, dict]:
 
 def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
              time_limit: float | None = 300.0, progress: Callable[[dict], None] | None = None,
-             workers: int | None = 0, scheduler: str | None = None) -> ValidationResult:
+             workers: int | None = 0, scheduler: str | None = None, db: str | os.PathLike | None = None,
+             name: str | None = None) -> ValidationResult:
     """Run the user's function on a suite through the runner's cell path.
 
     ``workers=0`` (default) runs cell after cell here (each in a forked,
@@ -91,7 +130,11 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
     imported in a time-limited child (its code never runs inside mmopt),
     which checks the target. When every output is feasible, the conformance
     checks of :func:`mmopt.testing.check_solver` run on the suite's first
-    instance, in a child with the same time limit. Nothing is stored.
+    instance, in a child with the same time limit. Nothing is stored unless
+    ``db`` names a results store: then every finished cell is stored there
+    as it arrives (solver ``name``, kind :data:`USER_KIND`, version 0, the
+    run's provenance), replacing the cells an earlier validation stored
+    under the same name, suite and instances.
 
     Parameters
     ----------
@@ -114,6 +157,11 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
         0: here, without Dask; N: N local Dask workers; ``None``: one per core.
     scheduler : str, optional
         Address of an existing Dask scheduler.
+    db : str or path-like, optional
+        Results store (SQLite file, created if missing) that receives the cells.
+    name : str, optional
+        The method's name in the store (default :func:`default_name` of ``spec``);
+        it must not be a solver of the problem.
 
     Returns
     -------
@@ -125,7 +173,8 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
         When ``count`` is negative, the problem or suite is unknown, the
         target cannot be imported or is not a callable (or importing it
         outlasts ``time_limit``), a manifest or reference file is malformed,
-        or the Dask scheduler cannot be reached.
+        the Dask scheduler cannot be reached, ``name`` is unusable or ``db``
+        is not a usable mmopt store.
     InputError
         When ``time_limit`` is not a positive finite number or ``None``.
     """
@@ -134,6 +183,7 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
         raise MmoptError(f"--count must be >= 0, got {count}")
     p = get_problem(problem_name)
     n = p.suite(suite).count if count is None else min(count, p.suite(suite).count)
+    stored_name = _check_name(default_name(spec) if name is None else name, p.name) if db is not None else None
     # the user's module is imported in a child (its code never runs inside mmopt): this checks the target
     probe = run_limited(lambda: _probe(spec), time_limit)
     if probe.status != "ok":
@@ -148,16 +198,27 @@ def validate(spec: str, problem_name: str, suite: str, count: int | None = None,
     cells = [Cell(problem=problem_name, suite=suite, index=i, solver=name, hash=h, key=h, reference=refs.get(h),
                   time_limit=time_limit) for i, h in enumerate(hashes)]
     res = ValidationResult(problem_name, suite)
+    store = Store(db) if db is not None else None
+    run_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
 
     def on_row(r: Row):
         row = {"instance": r.instance, "status": r.status, "objective": r.objective,
                "reference": r.reference, "gap": r.gap, "seconds": r.seconds, "message": r.message}
         res.rows.append(row)
+        if store is not None and r.status != "lost":  # as mmopt run stores it, under the method's name
+            r.solver, r.kind, r.solver_version = stored_name, USER_KIND, 0
+            r.cache_key = cache_key(r.instance_hash or "", stored_name, 0, "{}")
+            r.run_id, r.provenance, r.solution = run_id, provenance(), None
+            store.put(r, commit=True)
         if progress:
             progress(row)
 
-    execute(cells, workers=workers, scheduler=scheduler, on_row=on_row,
-            plugin_files=[Path(mod_file)] if mod_file and (workers or scheduler) else [])
+    try:
+        execute(cells, workers=workers, scheduler=scheduler, on_row=on_row,
+                plugin_files=[Path(mod_file)] if mod_file and (workers or scheduler) else [])
+    finally:
+        if store is not None:
+            store.close()
     res.rows.sort(key=lambda r: r["instance"])
     if res.all_feasible:  # feasibility first; then the promises a solver keeps (mmopt.testing)
         out = run_limited(lambda: _conformance(spec, problem_name, suite), time_limit)

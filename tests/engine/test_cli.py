@@ -59,12 +59,14 @@ def test_generate_solve_evaluate(tmp_path, fmt):
 
 def test_run_twice_table_export(tmp_path):
     r = mm("run", "--suite", "smoke", "--problems", P, "--solvers", "exhaustive,max-gain", "--db", "r.sqlite",
-           "--workers", "2", "--quiet", cwd=tmp_path)
+           "--workers", "2", "--quiet", "--format", "md", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "| exhaustive | reference | 5 |" in r.stdout and "0 from the store" in r.stderr
     r = mm("run", "--suite", "smoke", "--problems", P, "--solvers", "exhaustive,max-gain", "--db", "r.sqlite",
-           "--quiet", cwd=tmp_path)
+           "--quiet", cwd=tmp_path, env={"COLUMNS": "80"})
     assert r.returncode == 0 and "10 from the store, 0 run" in r.stderr
+    # the default table fits the terminal
+    assert "reference:" in r.stdout and max(map(len, r.stdout.splitlines())) <= 80, r.stdout
     r = mm("table", "--db", "r.sqlite", "--format", "csv", cwd=tmp_path)
     rows = {line.split(",")[2]: line for line in r.stdout.splitlines()[1:]}
     header = r.stdout.splitlines()[0].split(",")

@@ -238,7 +238,7 @@ def test_plot_draws_the_maxmin_pilot_sweep_across_suites(tmp_path):
     with Store(db) as st:
         frame = st.frame(problems=[p.name])
     paths = p.plot(frame, tmp_path / "fig", "pilots-1")
-    assert {x.name for x in paths} == {"pilot_sweep.csv", "pilot_sweep.md", "pilot_sweep.png"}
+    assert {x.name for x in paths} == {"pilot_sweep.csv", "pilot_sweep.md", "pilot_sweep.png", "pilot_sweep.pdf"}
     rows = (tmp_path / "fig" / "pilot_sweep.csv").read_text().splitlines()
     assert rows[0] == "n_u,max-gain min_rate,max-gain gap" and [r.split(",")[0] for r in rows[1:]] == ["1", "4"]
     # max-gain uses perfect CSI: its gap does not depend on the pilots

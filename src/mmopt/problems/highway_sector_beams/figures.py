@@ -1,4 +1,4 @@
-"""MACOL (Kose et al.) Figs. 4, 5, 7 and 8 on ``highway-sector-beams``, drawn from the results store.
+"""MACOL (Kose et al.) Figs. 4-8 on ``highway-sector-beams``, drawn from the results store.
 
 Usage::
 
@@ -14,23 +14,32 @@ without one); a connection's interference-free distance is the total
 distance driven during its interference-free steps (eq. (10)). Time shares
 (Figs. 7-8) are shares of the whole time vehicles spend on the section.
 
-* Fig. 4 (``fig4_service_distance_cdf.{png,csv}``): empirical CDFs of the
-  interference-free service distance of MACOL and Best SNR (the cells'
-  ``problem_data``, pooled over the instances with 30 vehicles) next to the
+* Fig. 4 (``fig4_service_distance_cdf.{png,pdf,csv}``): empirical CDFs of the
+  interference-free service distance of MACOL and Best SNR, those of the two
+  the suite has (the cells' ``problem_data``, pooled over the instances with
+  30 vehicles, or with the largest vehicle count of the suite when it has no
+  instance with 30; the title says which) next to the
   analytic :math:`\\breve F^*_L` of the same beam against its neighbours
   (the 3 beams of the BS opposite it) for p = 0, 0.2, ..., 0.8
   (:func:`~mmopt.problems.highway_sector_beams.layout.analysed_service_distance_cdf`).
   The analysis assumes connection starts uniform on the beam's road area
   (eq. (12)); simulated connections start where the beam picks the vehicle,
   often at its entrance, so they are longer than the analysis at the same p.
-* Fig. 5 (``fig5_mean_service_distance.{png,csv}``): the mean of the same
+* Fig. 5 (``fig5_mean_service_distance.{png,pdf,csv}``): the mean of the same
   distances against the number of vehicles, for MACOL and Best SNR.
-* Fig. 7 (``fig7_interference_ratio.{png,csv}``): interference ratio
+* Fig. 6 (``fig6_service_period_ratio.{png,pdf,csv}``): service period ratio
+  (interference-free service time / time on the section) against the number
+  of vehicles for random, best-snr and macol, with the oracle bound.
+* Fig. 7 (``fig7_interference_ratio.{png,pdf,csv}``): interference ratio
   (interfered service time / time on the section) against the number of
   vehicles for random, best-snr and macol.
-* Fig. 8 (``fig8_service_outage_interference.{png,csv}``): MACOL's shares
-  of service, interference and outage over time with 20 vehicles (the cells'
-  timelines, averaged over seeds), with the end of its exploration phase.
+* Fig. 8 (``fig8_service_outage_interference.{png,pdf,csv}``): MACOL's shares
+  of service, interference and outage over time with 20 vehicles (or the
+  vehicle count of the suite nearest to 20; the cells' timelines, averaged
+  over seeds), with the end of its exploration phase.
+
+Each strategy keeps one colour in every figure
+(:func:`mmopt.figures.method_colors`); legends sit outside the axes.
 * ``highway_figures.md`` and ``highway_runs.csv``: every number, with the
   objective, its gap to the oracle bound and generator version 1's metrics.
 
@@ -47,6 +56,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmopt.figures import legend_outside, method_colors, pyplot, save_figure
+
 from .layout import analysed_mean_service_distance, analysed_service_distance_cdf
 
 STRATEGIES = ("random", "best-snr", "macol")
@@ -54,6 +65,17 @@ DISTANCE_STRATEGIES = ("best-snr", "macol")  # the strategies of Figs. 4-5
 P_VALUES = (0.0, 0.2, 0.4, 0.6, 0.8)
 FIG4_VEHICLES = 30
 FIG8_VEHICLES = 20
+#: one colour per strategy, the same in every figure
+COLORS = method_colors(("oracle-bound",) + STRATEGIES)
+#: file stem -> description (the index ``figures.md``)
+FIGURE_DOCS = {
+    "fig4_service_distance_cdf": "Fig. 4: CDF of the analysed beam's interference-free service distance, "
+                                 "simulated strategies against the analysis",
+    "fig5_mean_service_distance": "Fig. 5: mean interference-free service distance against the number of vehicles",
+    "fig6_service_period_ratio": "Fig. 6: service period ratio against the number of vehicles",
+    "fig7_interference_ratio": "Fig. 7: interference ratio against the number of vehicles",
+    "fig8_service_outage_interference": "Fig. 8: MACOL's service, interference and outage shares over time",
+    "highway_figures": "every number of Figs. 4-8", "highway_runs": "one row per scored cell"}
 RUN_KEYS = ("objective", "gap", "service_period_ratio", "interference_ratio", "outage_ratio",
             "interference_ratio_service", "service_period_ratio_covered", "mean_free_distance_m",
             "zero_free_connections", "analysed_connections", "mean_service_distance_m", "interfered_connections",
@@ -63,8 +85,12 @@ RUN_KEYS = ("objective", "gap", "service_period_ratio", "interference_ratio", "o
 
 
 def plot(problem, frame, out: Path, suite: str, fig4_n: int | None = None) -> list[Path]:
-    """Figs. 4, 5, 7, 8, ``highway_figures.md`` and ``highway_runs.csv`` from the store rows ``frame`` of ``suite``."""
-    fig4_n = FIG4_VEHICLES if fig4_n is None else fig4_n
+    """Figs. 4-8, ``highway_figures.md`` and ``highway_runs.csv`` from the store rows ``frame`` of ``suite``.
+
+    Fig. 4 pools the instances with ``fig4_n`` vehicles (default 30, or the
+    largest count of the suite with distances when none has 30); Fig. 8 those
+    with 20 vehicles, or the count nearest to 20.
+    """
     rows = []
     dist = defaultdict(list)  # (strategy, n) -> arrays of free distances
     timelines = defaultdict(list)  # n -> (bin_s, service, interference, outage, explore_until) of macol
@@ -91,18 +117,34 @@ def plot(problem, frame, out: Path, suite: str, fig4_n: int | None = None) -> li
     out.mkdir(parents=True, exist_ok=True)
     rows.sort(key=lambda x: (x["n"], x["instance"], x["strategy"]))
     dist = {k: np.concatenate(v) for k, v in dist.items()}
+    written = []
+    if not rows:
+        return written
     _runs(out, rows)
-    _fig7(out, rows)
+    written.append(out / "highway_runs.csv")
+    written += _fig_ratio(out, rows, "service_period_ratio", "fig6_service_period_ratio",
+                          "service time / time on the section (%)", "Fig. 6: service period ratio (geometric model)",
+                          ("oracle-bound",) + STRATEGIES)
+    written += _fig_ratio(out, rows, "interference_ratio", "fig7_interference_ratio",
+                          "interference time / time on the section (%)", "Fig. 7: interference ratio (geometric model)",
+                          STRATEGIES)
+    n_dist = sorted({n for _, n in dist})
+    if fig4_n is None:
+        fig4_n = FIG4_VEHICLES if FIG4_VEHICLES in n_dist or not n_dist else n_dist[-1]
     layout = problem.generate(suite, 0)
     lgrid = np.linspace(0, 100, 101)
     analytic = {p: analysed_service_distance_cdf(layout, lgrid, p) for p in P_VALUES}
     means = {p: analysed_mean_service_distance(layout, p) for p in P_VALUES}
     emp = {s: dist[(s, fig4_n)] for s in DISTANCE_STRATEGIES if (s, fig4_n) in dist}
-    _fig4(out, lgrid, analytic, emp, fig4_n)
-    _fig5(out, dist, means)
-    fig8 = _fig8(out, timelines.get(FIG8_VEHICLES, []))
-    _markdown(out, rows, lgrid, analytic, means, emp, fig4_n, dist, fig8, suite)
-    return sorted(p for p in out.iterdir() if p.is_file())
+    written += _fig4(out, lgrid, analytic, emp, fig4_n)
+    written += _fig5(out, dist, means)
+    n8 = min(timelines, key=lambda n: (abs(n - FIG8_VEHICLES), n)) if timelines else FIG8_VEHICLES
+    fig8 = _fig8(out, timelines.get(n8, []), n8)
+    if fig8 is not None:
+        written += fig8["paths"]
+    _markdown(out, rows, lgrid, analytic, means, emp, fig4_n, dist, fig8, suite, n8)
+    written.append(out / "highway_figures.md")
+    return sorted(written)
 
 
 def _agg(rows, key):
@@ -113,15 +155,6 @@ def _agg(rows, key):
     return {k: (float(np.mean(v)), float(np.min(v)), float(np.max(v))) for k, v in by.items()}
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _runs(out: Path, rows) -> None:
     with open(out / "highway_runs.csv", "w", newline="") as f:
         cols = ["instance", "n", "strategy", *RUN_KEYS, "explore_decisions", "exploit_decisions", "backoffs"]
@@ -130,27 +163,30 @@ def _runs(out: Path, rows) -> None:
         w.writerows(rows)
 
 
-def _fig7(out: Path, rows) -> None:
-    ir = _agg(rows, "interference_ratio")
+def _fig_ratio(out: Path, rows, key: str, stem: str, ylabel: str, title: str, strategies) -> list[Path]:
+    """A time share against the number of vehicles (mean over seeds, min-max bars): Figs. 6 and 7."""
+    ir = _agg(rows, key)
     ns = sorted({r["n"] for r in rows})
-    with open(out / "fig7_interference_ratio.csv", "w", newline="") as f:
+    present = [s for s in strategies if any((s, n) in ir for n in ns)]
+    if not present:
+        return []
+    with open(out / f"{stem}.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["n_vehicles"] + [f"{s}_{q}" for s in STRATEGIES for q in ("mean", "min", "max")])
+        w.writerow(["n_vehicles"] + [f"{s}_{q}" for s in present for q in ("mean", "min", "max")])
         for n in ns:
-            w.writerow([n] + [f"{v:.6f}" for s in STRATEGIES for v in ir.get((s, n), (np.nan,) * 3)])
-    plt = _plt()
+            w.writerow([n] + [f"{v:.6f}" for s in present for v in ir.get((s, n), (np.nan,) * 3)])
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for s, mk in zip(STRATEGIES, "sov"):
+    for s, mk in zip(present, "Dsov"):
         y = np.array([ir.get((s, n), (np.nan,) * 3) for n in ns])
-        ax.errorbar(ns, 100 * y[:, 0], yerr=100 * np.abs(y[:, 1:].T - y[:, 0]), marker=mk, capsize=3, label=s)
+        ax.errorbar(ns, 100 * y[:, 0], yerr=100 * np.abs(y[:, 1:].T - y[:, 0]), marker=mk, capsize=3, label=s,
+                    color=COLORS[s], ls="--" if s == "oracle-bound" else "-")
     ax.set_xlabel("number of vehicles")
-    ax.set_ylabel("interference time / time on the section (%)")
-    ax.set_title("Fig. 7: interference ratio (geometric model)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "fig7_interference_ratio.png", dpi=150)
-    plt.close(fig)
+    legend_outside(ax)
+    return [out / f"{stem}.csv"] + save_figure(fig, out / stem)
 
 
 def _ecdf(x, grid):
@@ -158,7 +194,7 @@ def _ecdf(x, grid):
     return np.searchsorted(x, grid, side="right") / max(x.size, 1)
 
 
-def _fig4(out: Path, lgrid, analytic, emp, n) -> None:
+def _fig4(out: Path, lgrid, analytic, emp, n) -> list[Path]:
     with open(out / "fig4_service_distance_cdf.csv", "w", newline="") as f:
         w = csv.writer(f)
         names = list(emp)
@@ -166,23 +202,24 @@ def _fig4(out: Path, lgrid, analytic, emp, n) -> None:
         for j, l in enumerate(lgrid):
             w.writerow([f"{l:g}"] + [f"{analytic[p][j]:.6f}" for p in analytic]
                        + [f"{_ecdf(emp[k], lgrid)[j]:.6f}" for k in names])
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for p, F in analytic.items():
-        ax.plot(lgrid, F, "--", lw=1, label=f"analysis p = {p:g}")
+    greys = plt.get_cmap("Greys")
+    for i, (p, F) in enumerate(analytic.items()):
+        ax.plot(lgrid, F, "--", lw=1, color=greys(0.35 + 0.6 * i / max(len(analytic) - 1, 1)),
+                label=f"analysis p = {p:g}")
     for k, st in zip(emp, ("-", "-.")):
-        ax.plot(lgrid, _ecdf(emp[k], lgrid), st, lw=2, label=f"{k} ({emp[k].size} conn.)")
+        ax.plot(lgrid, _ecdf(emp[k], lgrid), st, lw=2, color=COLORS[k], label=f"{k} ({emp[k].size} conn.)")
     ax.set_xlabel("interference-free service distance l (m)")
     ax.set_ylabel("CDF")
-    ax.set_title(f"Fig. 4: service-distance CDF, analysed beam, {n} vehicles", fontsize=9)
+    what = "" if emp else " (no simulated connections)"
+    ax.set_title(f"Fig. 4: service-distance CDF, analysed beam, {n} vehicles{what}", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "fig4_service_distance_cdf.png", dpi=150)
-    plt.close(fig)
+    legend_outside(ax)
+    return [out / "fig4_service_distance_cdf.csv"] + save_figure(fig, out / "fig4_service_distance_cdf")
 
 
-def _fig5(out: Path, dist, means) -> None:
+def _fig5(out: Path, dist, means) -> list[Path]:
     ns = sorted({n for _, n in dist})
     with open(out / "fig5_mean_service_distance.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -193,25 +230,25 @@ def _fig5(out: Path, dist, means) -> None:
                 d = dist.get((s, n))
                 cells += [f"{d.mean():.3f}" if d is not None and d.size else "", d.size if d is not None else 0]
             w.writerow([n] + cells)
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for s, mk in zip(DISTANCE_STRATEGIES, "so"):
+        if not any((s, n) in dist for n in ns):
+            continue
         y = [dist[(s, n)].mean() if (s, n) in dist and dist[(s, n)].size else np.nan for n in ns]
-        ax.plot(ns, y, marker=mk, label=s)
-    for p, ls in ((0.0, ":"), (0.2, "--")):
+        ax.plot(ns, y, marker=mk, label=s, color=COLORS[s])
+    for p, ls, c in ((0.0, ":", "k"), (0.2, "--", "#555555")):
         if p in means:
-            ax.axhline(means[p], ls=ls, color="grey", lw=1, label=f"analysis p = {p:g} (uniform starts)")
+            ax.axhline(means[p], ls=ls, color=c, lw=1, label=f"analysis p = {p:g} (uniform starts)")
     ax.set_xlabel("number of vehicles")
     ax.set_ylabel("mean interference-free distance (m)")
     ax.set_title("Fig. 5: mean service distance, analysed beam")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "fig5_mean_service_distance.png", dpi=150)
-    plt.close(fig)
+    legend_outside(ax)
+    return [out / "fig5_mean_service_distance.csv"] + save_figure(fig, out / "fig5_mean_service_distance")
 
 
-def _fig8(out: Path, cells) -> dict | None:
+def _fig8(out: Path, cells, n: int = FIG8_VEHICLES) -> dict | None:
     """Mean timeline of MACOL's cells (equal bins), or None without cells."""
     if not cells:
         return None
@@ -227,25 +264,23 @@ def _fig8(out: Path, cells) -> dict | None:
         w.writerow(["t_mid_s", "service", "interference", "outage"])
         for j in range(k):
             w.writerow([f"{t[j]:g}"] + [f"{series[q][j]:.6f}" for q in ("service", "interference", "outage")])
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for q, mk in (("service", "o"), ("interference", "s"), ("outage", "v")):
-        ax.plot(t, 100 * series[q], marker=mk, ms=3, label=q)
+    for q, mk, c in (("service", "o", "#2ca02c"), ("interference", "s", "#d62728"), ("outage", "v", "#7f7f7f")):
+        ax.plot(t, 100 * series[q], marker=mk, ms=3, label=q, color=c)
     if t_ex is not None:
         ax.axvline(t_ex, color="k", lw=1, ls="--", label=f"end of exploration ({t_ex:g} s)")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("share of vehicle time (%)")
-    ax.set_title(f"Fig. 8: MACOL, {FIG8_VEHICLES} vehicles ({len(cells)} seeds)")
+    ax.set_title(f"Fig. 8: MACOL, {n} vehicles ({len(cells)} seeds)")
     ax.set_ylim(0, 100)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right", ncol=2)
-    fig.tight_layout()
-    fig.savefig(out / "fig8_service_outage_interference.png", dpi=150)
-    plt.close(fig)
-    return {"t": t, "series": series, "explore_until": t_ex, "seeds": len(cells)}
+    legend_outside(ax)
+    paths = [out / "fig8_service_outage_interference.csv"] + save_figure(fig, out / "fig8_service_outage_interference")
+    return {"t": t, "series": series, "explore_until": t_ex, "seeds": len(cells), "n": n, "paths": paths}
 
 
-def _markdown(out: Path, rows, lgrid, analytic, means, emp, n4, dist, fig8, suite) -> None:
+def _markdown(out: Path, rows, lgrid, analytic, means, emp, n4, dist, fig8, suite, n8=FIG8_VEHICLES) -> None:
     ns = sorted({r["n"] for r in rows})
     A = {k: _agg(rows, k) for k in RUN_KEYS}
 
@@ -253,7 +288,7 @@ def _markdown(out: Path, rows, lgrid, analytic, means, emp, n4, dist, fig8, suit
         v = A[k].get((s, n), (float("nan"),))[0]
         return format(v, fmt)
 
-    lines = [f"# `highway-sector-beams`: MACOL Figs. 4, 5, 7 and 8 (suite `{suite}`, geometric model)", "",
+    lines = [f"# `highway-sector-beams`: MACOL Figs. 4-8 (suite `{suite}`, geometric model)", "",
              "Means over seeds. Time shares are shares of the whole time vehicles spend on the section (T_E): "
              "service (T_S / T_E, interference-free) + interference + outage = 1; service equals the objective. "
              "gap = (oracle - value) / oracle against `oracle-bound` (exact per-step optimum, an upper bound for "
@@ -280,13 +315,13 @@ def _markdown(out: Path, rows, lgrid, analytic, means, emp, n4, dist, fig8, suit
     lines += [f"## Fig. 4 ({n4} vehicles): interference-free service distance, analysed beam", "",
               "The analysis assumes connection starts uniform on the beam's road area (eq. (12)); simulated "
               "connections start where the beam picks the vehicle, often at its entrance.", "",
-              "| l (m) | " + " | ".join(f"analysis p={p:g}" for p in analytic) + " | "
-              + " | ".join(f"{k} (sim.)" for k in emp) + " |",
-              "|---:|" + "---:|" * (len(analytic) + len(emp))]
+              "| " + " | ".join(["l (m)"] + [f"analysis p={p:g}" for p in analytic]
+                                + [f"{k} (sim.)" for k in emp]) + " |",
+              "|" + "---:|" * (1 + len(analytic) + len(emp))]
     for l in (0, 5, 10, 20, 30, 40, 50, 60):
         j = int(np.argmin(np.abs(lgrid - l)))
-        lines.append(f"| {l} | " + " | ".join(f"{analytic[p][j]:.3f}" for p in analytic) + " | "
-                     + " | ".join(f"{_ecdf(emp[k], lgrid)[j]:.3f}" for k in emp) + " |")
+        lines.append("| " + " | ".join([str(l)] + [f"{analytic[p][j]:.3f}" for p in analytic]
+                                       + [f"{_ecdf(emp[k], lgrid)[j]:.3f}" for k in emp]) + " |")
     lines += ["", "Analytic means (m): " + ", ".join(f"p={p:g}: {m:.1f}" for p, m in means.items())
               + "; simulated means (m): " + ", ".join(f"{k}: {emp[k].mean():.1f} ({emp[k].size} connections)"
                                                      for k in emp if emp[k].size), ""]
@@ -299,7 +334,7 @@ def _markdown(out: Path, rows, lgrid, analytic, means, emp, n4, dist, fig8, suit
     lines.append("")
     if fig8 is not None:
         t, S, t_ex = fig8["t"], fig8["series"], fig8["explore_until"]
-        lines += [f"## Fig. 8: MACOL, {FIG8_VEHICLES} vehicles ({fig8['seeds']} seeds)", ""]
+        lines += [f"## Fig. 8: MACOL, {n8} vehicles ({fig8['seeds']} seeds)", ""]
         if t_ex is not None:
             for name, m in (("exploration", t < t_ex), ("exploitation", t >= t_ex)):
                 if m.any():

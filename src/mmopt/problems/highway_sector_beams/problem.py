@@ -186,6 +186,7 @@ class HighwaySectorBeams(Problem):
         "outage_ratio_explore": "outage_ratio over the steps before explore_until",
         "interference_ratio_service_exploit": "interference_ratio_service over the steps after explore_until",
     }
+    headline_metrics = ("interference_ratio", "mean_free_distance_m")
     value_tol = 1e-9
 
     def cli_commands(self) -> list:
@@ -195,10 +196,17 @@ class HighwaySectorBeams(Problem):
 
     # -- generation (suites with a "sweep" vary N and the model by index: Problem.instance_params) --
     def plot(self, frame, out_dir, suite: str) -> list:
-        """Figs. 4, 5, 7 and 8 of the paper from the store rows (:mod:`mmopt.problems.highway_sector_beams.figures`)."""
+        """Figs. 4-8 of the paper from the store rows (:mod:`mmopt.problems.highway_sector_beams.figures`)."""
         from .figures import plot
 
         return plot(self, frame, out_dir, suite)
+
+    @property
+    def figure_docs(self) -> dict:
+        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
+        from .figures import FIGURE_DOCS
+
+        return FIGURE_DOCS
 
     def cell_data(self, instance, solution) -> dict:
         """Per-cell data of Figs. 4, 5 and 8.

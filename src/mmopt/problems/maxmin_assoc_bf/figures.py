@@ -5,11 +5,16 @@ Usage::
     for n in 1 2 4 8 16 32 64 128 256 512 1024; do mmopt run --suite pilots-$n --problems maxmin-assoc-bf; done
     mmopt plot --problem maxmin-assoc-bf --suite pilots-16 --out paper/maxmin
 
-Writes ``pilot_sweep.{csv,png,md}``: for every solver, the mean min rate and the mean gap to the
+Writes ``pilot_sweep.{csv,png,pdf,md}``: for every solver, the mean min rate and the mean gap to the
 certified optimum (failed cells count as 100 %) against the number of pilot symbols N_u, over
 every ``pilots-*`` suite in the store. The paper's Fig. 6(a) plots the min rate of the methods
 against N_u; Fig. 7(b) that of GNNs trained at one N_u and tested at others (solver parameter
 ``train_pilots``; cells run with ``--param gnn-p.train_pilots=16`` appear as their own curve).
+Every curve has its own colour (:func:`mmopt.figures.method_colors`) and the
+legend sits outside the axes, clear of the optimum line. On a suite that is
+not a pilot sweep (no ``pilots-*`` cells and no cells on the paper's
+instances) nothing is written here; ``mmopt plot`` still draws the engine
+figures (:mod:`mmopt.figures`).
 """
 from __future__ import annotations
 
@@ -19,7 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mmopt.figures import legend_outside, method_colors, pyplot, save_figure
 from mmopt.references import load_manifest
+
+#: file stem -> description (the index ``figures.md``)
+FIGURE_DOCS = {"pilot_sweep": "Figs. 6(a)/7(b): mean min rate against the number of pilot symbols N_u, "
+                              "with the certified optimum"}
 
 
 def plot(frame, out: Path, suite: str) -> list[Path]:
@@ -68,24 +78,19 @@ def plot(frame, out: Path, suite: str) -> list[Path]:
                  for lab in labels]
         lines.append(f"| {n} | {ref.get(n, float('nan')):.3f} | " + " | ".join(cells) + " |")
     (out / "pilot_sweep.md").write_text("\n".join(lines) + "\n")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    colors = method_colors(labels)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(nus, [ref.get(n, np.nan) for n in nus], "k-", lw=2, label="certified optimum (perfect CSI)")
     for lab in labels:
         ys = [np.nan if table.get((lab, n)) is None else table[(lab, n)]["objective"].astype(float).mean()
               for n in nus]
-        ax.plot(nus, ys, marker="o", ms=3, label=lab)
+        ax.plot(nus, ys, marker="o", ms=3, label=lab, color=colors[lab])
     ax.set_xscale("log", base=2)
     ax.set_xlabel("pilot symbols N_u")
     ax.set_ylabel("mean min rate (bit/s/Hz)")
     ax.set_title("Figs. 6(a)/7(b): min rate against the number of pilots")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "pilot_sweep.png", dpi=150)
-    plt.close(fig)
-    return sorted(out / n for n in ("pilot_sweep.csv", "pilot_sweep.md", "pilot_sweep.png"))
+    legend_outside(ax)
+    paths = save_figure(fig, out / "pilot_sweep")
+    return sorted([out / "pilot_sweep.csv", out / "pilot_sweep.md", *paths])

@@ -355,6 +355,7 @@ class TrajectoryAssoc(Problem):
         "class_gap": "(Alg. 1 class optimum - value) / |optimum|: distance from the best policy that obeys "
                      "Alg. 1 (negative: the method breaks the rule and beats the class); gap = rule_gap + class_gap",
     }
+    headline_metrics = ("handovers", "slots_below_thr")
 
     # -- generation (suites with a "sweep" vary M and NB by index: Problem.instance_params) --
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -396,6 +397,19 @@ class TrajectoryAssoc(Problem):
     def reproduction(self, frame, suite: str) -> list[dict]:
         """Sec. IV, Figs. 3-5: the paper's qualitative ordering of its baselines, with gaps to the optimum."""
         return _reproduction_rows(frame, suite)
+
+    def plot(self, frame, out_dir, suite: str) -> list:
+        """Figs. 3-5 of the paper from the store rows (:mod:`mmopt.problems.trajectory_assoc.figures`)."""
+        from .figures import plot
+
+        return plot(self, frame, out_dir, suite)
+
+    @property
+    def figure_docs(self) -> dict:
+        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
+        from .figures import FIGURE_DOCS
+
+        return FIGURE_DOCS
 
     def metrics(self, instance, solution, reference=None) -> dict[str, float]:
         """Aggregate throughput, handovers, F2, Alg. 1 violations; gaps to both optima from the ``dp`` record."""
