@@ -141,7 +141,9 @@ def test_shipped_models_feasible_on_paper_and_decline_other_sizes(maxmin, name):
     s = get_solver(name, "maxmin-assoc-bf")
     smoke = maxmin.generate("smoke", 0)
     reason = s.applies(smoke)
-    assert reason and "K = 6, L = 4, M = 16" in reason
+    assert reason and "L = 4 APs of M = 16 antennas" in reason
+    # any number of users K: the K = 4 instances of `small` are taken
+    assert s.applies(maxmin.generate("small", 0)) is None
     for suite in ("paper", "pilots-1", "pilots-1024"):
         inst = maxmin.generate(suite, 0)
         assert s.applies(inst) is None
