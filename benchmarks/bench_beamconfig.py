@@ -50,8 +50,6 @@ def main() -> None:
     ap.add_argument("--betas", default="1,10,30,60,100,150,200,300,500,1000")
     ap.add_argument("--methods", action="store_true", help="every method's gap and CRAB's margins")
     ap.add_argument("--out", default=None, help="--methods: also write the per-instance values as JSON")
-    ap.add_argument("--v2", action="store_true", help="--calibrate/--methods on `paper` under generator version 2 "
-                    "(RandomBeamConfig.PAPER_V2; no references yet: margins only)")
     args = ap.parse_args()
     P = get_problem("random-beam-config")
     if args.calibrate:
@@ -105,27 +103,16 @@ def main() -> None:
 FIG9 = {0.75: 0.5, 1.0: 0.6}
 
 
-def _instances(P, suite: str, m: int, v2: bool) -> list:
-    """Instances 0..m-1 of ``suite`` (``v2``: with ``PAPER_V2``'s parameters and the suite's seeds)."""
-    if not v2:
-        return [P.generate(suite, i).readonly() for i in range(m)]
-    from mmopt.api import Instance
-    from mmopt.problems.random_beam_config.scenario import simulate
-    su = P.suites[suite]
-    out = []
-    for i in range(m):
-        params = {k: v for k, v in P.PAPER_V2.items() if k != "sweep"}
-        params.update(P.PAPER_V2["sweep"][i % len(P.PAPER_V2["sweep"])])
-        arr = simulate(params, np.random.default_rng(np.random.SeedSequence([su.seed, i])))
-        out.append(Instance(arr, {"problem": P.name}).readonly())
-    return out   # Fig. 9 (left): CDF of CRAB's changes per second at 0.75 and at 1
+def _instances(P, suite: str, m: int) -> list:
+    """Instances 0..m-1 of ``suite``."""
+    return [P.generate(suite, i).readonly() for i in range(m)]
 
 
 def calibrate(P, args) -> None:
     from mmopt.problems.random_beam_config.solvers.crab import crab_run, crab_setup
     suite = args.crab_suite
     m = P.suites[suite].count if args.limit is None else min(args.limit, P.suites[suite].count)
-    insts = _instances(P, suite, m, args.v2)
+    insts = _instances(P, suite, m)
     setups = [crab_setup(inst) for inst in insts]
     print(f"# crab-beta calibration on `{suite}` ({m} instances): expected changes per second per gNB\n")
     print("| beta | gNBs | median | P(< 0.75) | P(<= 1) | P(> 1) | max pi median | distance to Fig. 9 |")
@@ -152,9 +139,9 @@ def methods(P, args) -> None:
     from mmopt.registry import solvers_for
     suite = args.crab_suite
     m = P.suites[suite].count if args.limit is None else min(args.limit, P.suites[suite].count)
-    refs = {} if args.v2 else {r["index"]: r for r in load_references(P.name, suite).values()}
+    refs = {r["index"]: r for r in load_references(P.name, suite).values()}
     names = [s.name for s in solvers_for(P.name) if s.kind != "reference"]
-    insts = _instances(P, suite, m, args.v2)
+    insts = _instances(P, suite, m)
     vals: dict = {n: [] for n in names}
     extra: dict = {n: [] for n in names}
     for i, inst in enumerate(insts):

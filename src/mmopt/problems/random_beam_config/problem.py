@@ -86,7 +86,7 @@ directions give about 4e10 configurations per gNB; here each gNB keeps its
 each delivers alone) and its configurations are the empty one (index 0) and
 all sets of at most 4 pairwise non-overlapping kept beams (see
 :mod:`mmopt.problems.random_beam_config.scenario`). Generator version 2
-(``smoke``, ``small`` with K = 4, ``medium`` with K = 6) keeps ``K`` = 6 beams, so that most gNBs can
+(``smoke`` and ``small`` with K = 4, ``medium`` and ``paper`` with K = 6) keeps ``K`` = 6 beams, so that most gNBs can
 emit B = 4 (|F_g| = 16-40; ``K`` = 8 gives |F_g| up to 121, beyond the
 reach of ``bnb``'s cluster tables on a CPU), records ``reach`` (every zone a
 gNB can cover with any beam, the interaction graph's coverage sets), and adds
@@ -97,15 +97,17 @@ the 4-bit CQI table with proportional fair scheduling; its model (eq. (9))
 uses the Shannon rate. The objective here is the Shannon rate; the CQI-mapped
 rate is a metric. Sizes: paper 51 gNBs, > 2,500 vehicles on 2 x 2 km^2
 (suite ``large``, bound only); ``paper`` is 10-20 gNBs and 300-600 vehicles on
-about 1 km^2 (certified optima for the two 10-gNB instances, best-known values
-with a certified upper bound for the others; still generator version 1, K = 4,
-until its references are regenerated under version 2); ``medium``
+about 1 km^2, generator version 2 (best-known values of ``bnb`` after 300 s,
+clusters of 3, with its certified upper bound at 1.19-1.75 times the
+best-known value; ``large``, also generator version 2, has the
+``cluster-bound`` with clusters of 3 only: about 9 min per instance on one
+core, where clusters of 4 would tabulate up to 37^4 = 1.9e6 joint
+configurations per cluster); ``medium``
 (5 interacting gNBs) is the largest suite certified optimal throughout.
 """
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -424,23 +426,17 @@ class RandomBeamConfig(Problem):
         "medium": Suite("medium", 6, {"G": 5, "nx": 4, "ny": 4, "pitch": 200.0, "vehicles": 180, **_v2},
                         seed=14005, doc="G = 5 gNBs on a 4 x 4 grid (600 m), 180 vehicles, K = 6: every gNB "
                                         "interacts, certified by bnb"),
-        "paper": Suite("paper", 6, {"nx": 6, "ny": 6, "pitch": 200.0, "K": 4,
+        "paper": Suite("paper", 6, {"nx": 6, "ny": 6, "pitch": 200.0,
                                     "sweep": [{"G": 10, "vehicles": 300}, {"G": 15, "vehicles": 450},
-                                              {"G": 20, "vehicles": 600}], **_common},
+                                              {"G": 20, "vehicles": 600}], **_v2},
                        seed=14003, doc="G = 10/15/20 gNBs and 300/450/600 vehicles on a 6 x 6 grid "
-                                       "(1 km^2): the paper's 51 gNBs / 2,500 vehicles scaled to a CPU "
-                                       "(generator version 1, K = 4, until its references are regenerated "
-                                       "under version 2: PAPER_V2 holds those parameters)"),
-        "large": Suite("large", 2, {"G": 51, "nx": 11, "ny": 11, "pitch": 200.0, "vehicles": 2500, "K": 4,
-                                    **_common},
-                       seed=14004, doc="the paper's scale: 51 gNBs, 2,500 vehicles on 2 x 2 km^2 (bound only; "
-                                       "generator version 1, K = 4: version 2 does not fit a CPU here)"),
+                                       "(1 km^2), K = 6 + the DBSCAN configuration: the paper's 51 gNBs / "
+                                       "2,500 vehicles scaled to a CPU (best-known values of bnb after "
+                                       "300 s with a certified upper bound)"),
+        "large": Suite("large", 2, {"G": 51, "nx": 11, "ny": 11, "pitch": 200.0, "vehicles": 2500, **_v2},
+                       seed=14004, doc="the paper's scale: 51 gNBs, 2,500 vehicles on 2 x 2 km^2, K = 6 + the "
+                                       "DBSCAN configuration (bound only: cluster-bound, clusters of 3)"),
     }
-    #: ``paper`` under generator version 2 (K = 6, reach, DBSCAN beams): the suite's parameters once its
-    #: best-known references are regenerated (``bnb``, hours on 2 cores); ``benchmarks/bench_beamconfig.py
-    #: --v2`` measures the methods on these instances meanwhile
-    PAPER_V2 = {"nx": 6, "ny": 6, "pitch": 200.0, "sweep": [{"G": 10, "vehicles": 300}, {"G": 15, "vehicles": 450},
-                                                            {"G": 20, "vehicles": 600}], **_v2}
     param_docs = {
         "G": "gNBs (at distinct random intersections)", "nx": "intersections along x", "ny": "along y",
         "pitch": "m between intersections", "street_w": "street width, m", "vehicles": "vehicles",
@@ -471,6 +467,7 @@ class RandomBeamConfig(Problem):
         "expected_changes_per_s": "mean over gNBs of 10 (1 - sum pi_g^2), the expected changes per second",
         "online_rate": "UCB: mean T over its learning plays",
     }
+    headline_metrics = ("covered", "changes_per_s")
 
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return simulate(params, rng)
@@ -523,8 +520,34 @@ class RandomBeamConfig(Problem):
         return _reproduction_rows(frame, suite)
 
     def plot(self, frame, out_dir, suite: str) -> list:
-        """Fig. 9 (left): the CDF of CRAB's configuration changes per second, beside the paper's."""
-        return _plot_fig9(frame, out_dir, suite)
+        """Figs. 7 and 9 of the paper from the store rows (:mod:`mmopt.problems.random_beam_config.figures`)."""
+        from .figures import plot
+
+        return plot(self, frame, out_dir, suite)
+
+    @property
+    def figure_docs(self) -> dict:
+        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
+        from .figures import FIGURE_DOCS
+
+        return FIGURE_DOCS
+
+    def cell_data(self, instance, solution) -> dict:
+        """Per-cell data of Fig. 9: each gNB's own rate and its counted configuration changes.
+
+        ``rate_gnb``: the rate (bit/s) delivered by the beams of each gNB
+        (:func:`own_rates`; the mean over the schedule of a randomised method);
+        ``changes_per_s_gnb``: each gNB's configuration changes per second
+        counted in the schedule (100 ms slots; 0 for a deterministic solution).
+        """
+        if "schedule" in solution:
+            sched = np.asarray(solution["schedule"], dtype=np.int64)
+            st = schedule_stats(instance, sched)
+            rate, chg = own_rates(instance, sched).mean(axis=0), st["changes_per_s"]
+        else:
+            rate = own_rates(instance, np.asarray(solution["config"], dtype=np.int64)[None, :])[0]
+            chg = np.zeros(len(rate))
+        return {"rate_gnb": [float(f"{x:.6g}") for x in rate], "changes_per_s_gnb": [round(float(x), 4) for x in chg]}
 
     def metrics(self, instance, solution, stats=None) -> dict[str, float]:
         cfg = solution["config"][None, :] if "schedule" not in solution else solution["schedule"]
@@ -551,10 +574,6 @@ class RandomBeamConfig(Problem):
 #: the paper's headline comparisons (Fig. 7 and Sec. VI): CRAB's delivered data relative to each method
 _PAPER_VS = {"dbscan": "+41 %", "cawbm": "+20 %", "ucb": "about +7 %"}
 _PAPER_COVER = {"crab": "> 80 %", "cawbm": "> 80 %", "dbscan": "about 50 %"}
-#: the CRAB variants, each compared with the paper's three benchmarks
-CRAB_VARIANTS = ("crab", "crab-map", "crab-beta")
-#: Fig. 9 (left), Sec. VI: CRAB's configuration changes per second per gNB, CDF at 0.75 and at 1
-FIG9_CDF = {0.75: 0.5, 1.0: 0.6}
 
 
 def _json_col(g, col: str) -> list[dict]:
@@ -571,7 +590,9 @@ def _changes(g) -> np.ndarray:
 
 def _reproduction_rows(frame, suite: str) -> list[dict]:
     """Rows of ``mmopt reproduce``: every method's rate, coverage and gap; each CRAB variant's margin over
-    DBSCAN, CAWBM and UCB (Fig. 7); the Fig. 9 change rates."""
+    DBSCAN, CAWBM and UCB (Fig. 7); the Fig. 9 change rates and per-gNB gains."""
+    from .figures import CRAB_VARIANTS, gnb_gains, gnb_series
+
     sub = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
     if sub.empty:
         return []
@@ -619,49 +640,39 @@ def _reproduction_rows(frame, suite: str) -> list[dict]:
             parts.append(f"{b} {100 * rel:+.1f} %")
         rows.append({"quantity": f"`{v}`: delivered rate over DBSCAN, CAWBM, UCB",
                      "where": "Fig. 7 (left), Sec. VI",
-                     "paper": "CRAB: DBSCAN +41 %, CAWBM +20 %, UCB about +7 %",
+                     "paper": "CRAB: " + ", ".join(f"{b.upper()} {m}" for b, m in _PAPER_VS.items()),
                      "mmopt": "; ".join(parts), "optimum": "-", "gap": "-"})
-    for v in ("crab", "crab-beta"):
+    series = gnb_series(frame, suite)
+    for v in ("crab", "crab-beta", "crab-map"):
         g = sub[sub["solver"] == v]
         c = _changes(g)
         if not c.size:
             continue
         beta = sorted({x.get("beta") for x in _json_col(g, "stats") if x.get("beta") is not None})
+        mm = (f"median {np.median(c):.2f}; {pct(float(np.mean(c < 0.75)))} below 0.75, "
+              f"{pct(float(np.mean(c > 1)))} above 1 ({c.size} gNBs)")
+        cnt = series.get(v, {}).get("counted", np.zeros(0))
+        cnt = cnt[np.isfinite(cnt)]
+        if cnt.size and v != "crab-map":
+            mm += (f"; counted over the 10 s schedule: median {np.median(cnt):.2f}, "
+                   f"{pct(float(np.mean(cnt < 0.75)))} below 0.75, {pct(float(np.mean(cnt > 1)))} above 1")
         rows.append({"quantity": f"`{v}`: configuration changes per second per gNB, 10 (1 - sum pi^2)"
                                  + (f" (beta = {', '.join(f'{b:g}' for b in beta)})" if beta else ""),
                      "where": "Fig. 9 (left), Sec. VI",
                      "paper": "50 % of gNBs below 0.75, 40 % above 1 (10 draws per second)",
-                     "mmopt": f"median {np.median(c):.2f}; {pct(float(np.mean(c < 0.75)))} below 0.75, "
-                              f"{pct(float(np.mean(c > 1)))} above 1 ({c.size} gNBs)",
-                     "optimum": "-", "gap": "-"})
+                     "mmopt": mm, "optimum": "-", "gap": "-"})
+    for v in CRAB_VARIANTS:
+        parts = []
+        for b in ("dbscan", "cawbm"):
+            gains = gnb_gains(series, v, b)
+            if gains.size:
+                parts.append(f"{b}: {pct(float(np.mean(gains >= 1.0)))} / {pct(float(np.mean(gains >= 0.5)))} / "
+                             f"{pct(float(np.mean(gains > 0)))} ({gains.size} gNBs)")
+        if parts:
+            rows.append({"quantity": f"`{v}`: share of gNBs whose own rate gains >= 100 % / >= 50 % / > 0 over "
+                                     "DBSCAN, CAWBM",
+                         "where": "Fig. 9 (right), Sec. VI",
+                         "paper": "DBSCAN: over 30 % / 55 % / -; CAWBM: around 10 % / 30 % / -; more than 80 % "
+                                  "of gNBs gain significantly",
+                         "mmopt": "; ".join(parts), "optimum": "-", "gap": "-"})
     return rows
-
-
-def _plot_fig9(frame, out_dir, suite: str) -> list:
-    """Fig. 9 (left): CDF over gNBs of the expected configuration changes per second, next to the paper's."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sub = frame[(frame["suite"] == suite) & (frame["status"] == "ok")]
-    series = {v: _changes(sub[sub["solver"] == v]) for v in ("crab", "crab-beta")}
-    series = {k: v for k, v in series.items() if v.size}
-    if not series:
-        return []
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, c in series.items():
-        x = np.sort(c)
-        ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", label=f"mmopt `{name}`")
-    ax.plot(list(FIG9_CDF), list(FIG9_CDF.values()), "kD", label="paper, Fig. 9 (CRAB)")
-    ax.set_xlabel("configuration changes per second per gNB")
-    ax.set_ylabel("CDF over gNBs")
-    ax.set_xlim(0, 10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = out / f"beamconfig_fig9_changes_{suite}.png"
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return [path]

@@ -52,7 +52,7 @@ problem statement (:mod:`mmopt.problems.random_beam_config.problem`).
   overlapping one another (eq. (4)), and the configurations are the empty
   one (index 0) and every set of at most B = 4 pairwise non-overlapping
   kept beams (eq. (4), circular azimuth distance).
-* **Generator version 2** (``gen = 2``, every suite but ``large``): also
+* **Generator version 2** (``gen = 2``, every suite): also
   ``reach`` (G, Z), the zones in the main lobe (SNR >= SINR_min) of *any*
   candidate beam before the K best are kept, and the paper's DBSCAN
   benchmark as beams of the instance: each gNB clusters the azimuths of the

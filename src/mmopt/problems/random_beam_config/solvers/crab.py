@@ -8,7 +8,8 @@ one agent per gNB.
   non-empty zones gNB g can cover alone with *any* beam pointing at one of
   its visible non-empty zones (``reach``; :func:`~mmopt.problems.random_beam_config.coverage_sets`),
   not only with the beams kept in its candidate set (mmopt <= 0.x used the
-  kept beams' main lobes, which left 4-7 gNBs of a ``paper`` instance isolated);
+  kept beams' main lobes, which left 4-7 gNBs of a generator-1 ``paper`` instance
+  isolated; on the generator-2 ``paper`` instances 0-4 with the kept lobes, 0-3 with ``reach``);
   the overlap is the Jaccard index :math:`c_{g,h} = |Z_g \cap Z_h| / |Z_g \cup Z_h|`
   (our choice of the denominator the paper leaves ambiguous) and
   :math:`e_{g,h} \in \mathcal E \iff c_{g,h} > c_{thr} = 0.15`.
@@ -54,10 +55,9 @@ The three named solvers:
   calibrated (``benchmarks/bench_beamconfig.py --calibrate``) so that the
   expected changes per second :math:`10 (1 - \sum \pi_g^2)` (Fig. 9, 10 draws per
   second) match the paper's: half of the gNBs below 0.75, 40 % above 1.
-  Calibrated on the 90 gNBs of ``paper`` under generator version 2
-  (``PAPER_V2``): beta = 120 gives 57 % below 0.75 and 40 % above 1 (beta = 85:
-  51 % and 47 %; beta = 1, the literal CRAB: 0 % and 100 %, median 9.6 changes
-  per second, max pi 0.06).
+  Calibrated on the 90 gNBs of ``paper`` (generator version 2): beta = 120
+  gives 57 % below 0.75 and 40 % above 1 (beta = 85: 51 % and 47 %; beta = 1,
+  the literal CRAB: 0 % and 100 %, median 9.6 changes per second, max pi 0.06).
 
 Every variant's stats carry :math:`\mathbb E_\pi[T]` (eq. (13); exact by enumeration
 over each group of interacting gNBs when that group has at most
