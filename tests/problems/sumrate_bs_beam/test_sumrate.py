@@ -207,12 +207,15 @@ def test_generator_keys_deterministic_and_consistent():
     assert a.hash == b.hash
     U, B, N = a["H"].shape
     assert (U, B, N) == (4, 4, 64)
-    assert a["enc_map"].shape == (U, B, 10, 2, 48, 80) and a["enc_map"].dtype == bool
-    assert a["box_matrix"].shape == (U, B, 10, 10, 4) and a["sweep_power"].shape == (U, B, 10, 64)
+    assert a["bem_profile"].shape == (U, B, 20, 2, 320 + 480) and a["bem_profile"].dtype == np.int16
+    assert a["box_matrix"].shape == (U, B, 20, 10, 4) and a["sweep_power"].shape == (U, B, 20, 64)
     G = gain_table(a)
     assert np.allclose(a["gain_future"], G.max(axis=2))
+    # row and column profiles count the same pixels
+    prof = a["bem_profile"].astype(np.int64)
+    assert np.array_equal(prof[..., :320].sum(-1), prof[..., 320:].sum(-1))
     # the user's box channel is non-empty exactly where row 0 of the box matrix is
-    has_box = a["enc_map"][:, :, :, 0].any(axis=(-1, -2))
+    has_box = a["bem_profile"][:, :, :, 0].any(axis=-1)
     has_row = a["box_matrix"][:, :, :, 0, 2] > 0
     assert np.array_equal(has_box & has_row, has_box)
     assert np.array_equal(a["visible"], has_row[:, :, -1])
@@ -222,6 +225,43 @@ def test_generator_keys_deterministic_and_consistent():
         assert last[u, a["serving_bs"][u], a["serving_beam"][u]] == last[u].max()
     assert np.all((a["bsm_age"] >= 0) & (a["bsm_age"] < 60))
     assert np.all(np.linalg.norm(a["pos_reported"] - scenario.CENTER, axis=1) < 60)
+
+
+def test_profiles_match_rendered_maps():
+    """``encoding_profiles`` equals the row / column sums of the maps :func:`render_masks` draws."""
+    rng = np.random.default_rng(1)
+    p = {**scenario.DEFAULTS, "B": 4}
+    tr = scenario.simulate_traffic(p, rng, 6)
+    cls_h = np.array([c[3] for c in scenario.CLASSES])
+    corners = scenario.footprints(tr["pos"][:4], tr["heading"][:4], tr["cls"])
+    hm, wm = 64, 96
+    boxes, seen = scenario.project_boxes(corners, cls_h[tr["cls"]], 4, hm, wm, 120.0)
+    users = np.nonzero(seen[:, -1].any(axis=0))[0][:3]
+    prof = scenario.encoding_profiles(boxes, seen, users, hm, wm)
+    masks = scenario.render_masks(boxes, seen, hm, wm)
+    own = masks[:, :, users].transpose(2, 0, 1, 3, 4)
+    others = (masks.sum(axis=2)[None] - own) > 0
+    for c, m in ((0, own), (1, others)):
+        assert np.array_equal(np.concatenate([m.sum(-1), m.sum(-2)], axis=-1), prof[:, :, :, c])
+    assert prof[:, :, :, 1].sum() > 0 and prof[:, :, :, 0].sum() > 0
+
+
+def test_element_pattern_front_to_back_and_eq6_codebook():
+    _, fwd, right, _ = scenario.camera_frames(1)
+    f = fwd[0] / np.linalg.norm(fwd[0])
+    assert scenario.element_gain_db(f, fwd[0], 20.0, 65.0) == pytest.approx(0.0, abs=1e-9)
+    assert scenario.element_gain_db(-f, fwd[0], 20.0, 65.0) == pytest.approx(-20.0)
+    assert scenario.element_gain_db(right[0], fwd[0], 20.0, 65.0) == pytest.approx(-20.0)   # endfire: 23 dB, capped
+    h = np.cos(np.radians(65.0)) * np.array([f[0], f[1], 0]) / np.hypot(f[0], f[1]) \
+        + np.sin(np.radians(65.0)) * right[0]
+    assert scenario.element_gain_db(h, fwd[0], 20.0, 65.0) == pytest.approx(-12.0)
+    assert scenario.element_gain_db(-f, fwd[0], 0.0, 65.0) == 0.0       # isotropic
+    cb = scenario.make_codebook("eq6", 8)
+    assert np.allclose(np.linalg.norm(cb, axis=1), 1.0)
+    # eq. (6): beam n (1-based) has phase pi n k / N_T on element k, i.e. sin(theta_n) = n / N_T
+    k = np.arange(8)
+    assert np.allclose(cb[2] * np.sqrt(8), np.exp(1j * np.pi * 3 * k / 8))
+    assert np.allclose(scenario.make_codebook("dft", 8), phy.dft_codebook(8))
 
 
 def test_blockage_and_reflection_paths():

@@ -15,4 +15,5 @@ SOLVERS = {
     "bb-gbpn": "mmopt.problems.sumrate_bs_beam.solvers.gbpn:bb_gbpn",
     "p-gbpn": "mmopt.problems.sumrate_bs_beam.solvers.gbpn:p_gbpn",
     "bem-gbpn-nomoe": "mmopt.problems.sumrate_bs_beam.solvers.gbpn:bem_gbpn_nomoe",
+    "oracle-visible": "mmopt.problems.sumrate_bs_beam.solvers.gbpn:oracle_visible",
 }

@@ -45,19 +45,28 @@ users may share a beam (the rate charges the interference). In code,
 range, per-BS load :math:`\le` ``n_rf[b]``. The problem has :math:`(B N_T)^U` joint
 choices (4.3e9 at U = 4, B = 4, N_T = 64); branch-and-bound solves it exactly.
 
-Codebook. Eq. (6) read literally with half-wavelength spacing covers only
-:math:`\cos\theta \in (0, 1]`; mmopt uses the standard DFT grid
+Codebook. Eq. (6) read literally with half-wavelength spacing points its beams at
+:math:`\sin\theta_n = n/N_T`, :math:`n = 1..N_T`: 2x oversampled over one half of
+the range only; mmopt uses the standard DFT grid
 :math:`\sin\theta_n = -1 + (2n + 1)/N_T` (``mmopt.phy.dft_codebook``), angles
-measured from the array broadside.
+measured from the array broadside (generator parameter ``codebook = "eq6"`` gives
+the literal one).
 
 Genie and ASRR (Sec. IV-C-2). The paper's "optimal mobility management"
 connects each user to the BS and beam of highest true gain at the evaluated
 slot, :math:`(b_u, n_u) = \arg\max_{b,n} |h_{b,u}^H f_n|^2` (the baseline
 ``genie-max-gain``; with :math:`U \le N_{RF}` the load never binds), and scores
 with (5), interference included. The achievable sum-rate ratio of a solution
-is ASRR :math:`= \sum_u R_u / \sum_u R_u^{genie}` (metric ``asrr``, per instance;
-the paper does not say whether it averages ratios or sums). The genie is not
-optimal for (4): its gap to the exact optimum is reported by ``mmopt run``.
+is ASRR :math:`= \sum_u R_u / \sum_u R_u^{genie}`; the paper does not say whether
+it averages per-instance ratios or divides sums over the test set, so both are
+reported: metric ``asrr`` is the per-instance ratio (its mean over a suite is
+"ASRR, mean of ratios"), and ``rate_sum`` / ``rate_sum_genie`` carry the two sums
+(their suite sums divided: "ASRR, ratio of sums"). The genie is not optimal for
+(4): its gap to the exact optimum is reported by ``mmopt run``. The solver
+``oracle-visible`` applies the paper's decision rule (eqs. (26)-(27): the best
+predicted gain among the BSs whose camera sees the user, that BS's best
+predicted beam) to perfect predictions: the ceiling of every predictor under
+that rule (kind ``reference``, certifying nothing about (4)).
 
 Metrics. ``asrr`` (above); ``bs_diff_opt``: users whose BS differs from the
 certified optimum's (the BS choice kept in the instance's reference record;
@@ -66,8 +75,11 @@ absent where the record is not ``opt``);
 passes a solver's stats: ``top1``/``top3``, the fraction of users whose best
 beam at the chosen BS (largest true gain) is the first / among the first three
 of the solver's ranked list (stats ``beam_scores``: one list of C scores per
-user, for the beams of the user's chosen BS; the paper's top-k accuracy,
-footnote 1), and ``pilot_beams``, the beam-sweep pilots a decision costs
+user, for the beams of the user's chosen BS); ``top1_seen``/``top3_seen``, the
+paper's top-k accuracy (footnote 1, Fig. 9: per BS, over the users that BS's
+camera sees): over every (user, BS) pair with ``visible``, the fraction whose
+true best beam at that BS is among the k best-scored (stats ``seen_scores``: a
+list of ``[u, b, scores]``); and ``pilot_beams``, the beam-sweep pilots a decision costs
 (stats ``pilot_beams``: 0 for camera-only predictors, :math:`B N_T` per frame
 for a beam sweep of every BS; the genie and the CSI-based methods assume
 perfect CSI and report 0 with ``csi = "perfect"``).
@@ -82,17 +94,22 @@ single-bounce building reflections and vehicle blockage (20-35 dB by class);
 An instance is the snapshot at :math:`t + T_f` (:math:`T_f` = 10 frames = 200 ms)
 for U users chosen among the vehicles within 40 m of the centre that some
 camera sees at :math:`t`, with the side information of frames
-:math:`t - T_p + 1 .. t` (:math:`T_p` = 10 frames; the paper uses 20). The
+:math:`t - T_p + 1 .. t` (:math:`T_p` = 20 frames, as in Sec. IV-B). The BS
+elements have a 20 dB front-to-back pattern (3GPP TR 38.901, 65 degree
+half-power beamwidth, facing where the camera looks; not in the paper, whose
+ray-traced channels do not state the antennas): isotropic elements radiate
+backwards where no camera sees. The
 details (geometry, classes, channel, camera) are in
 ``mmopt.problems.sumrate_bs_beam.scenario``.
 
 Side information (for predictors; the references and the genie read only
-``H``): encoding maps (``enc_map``, the BEM of Sec. III-B rendered from the 3-D
-boxes through each camera at 48 x 80 pixels, the paper 320 x 480), the box
+``H``): the encoding maps (the BEM of Sec. III-B rendered from the 3-D boxes
+through each camera at the paper's 320 x 480 pixels), stored as their row and
+column occupancy profiles (``bem_profile``), the box
 matrix of BB-GBPN (``box_matrix``, row 0 the user's box, rows 1-9 the boxes of
 the nine vehicles nearest to the user (world distance) that the camera sees,
 zero rows when fewer or when the user is unseen; each row
-``[col_centre / 80, row_centre / 48, width / 80, height / 48]`` of the clipped
+``[col_centre / 480, row_centre / 320, width / 480, height / 320]`` of the clipped
 pixel box, origin at the top-left corner), the beam-sweep powers of P-GBPN
 (``sweep_power``, noise-normalised linear :math:`|h^H f_n|^2` of every beam of
 every BS in each history frame), camera visibility at :math:`t`, the reactive
@@ -117,7 +134,7 @@ from mmopt.reproduce import pct
 from .scenario import DEFAULTS, beam_gains, simulate
 
 __all__ = ["SumrateBsBeam", "gain_table", "rates", "sum_rate", "genie_assignment", "load_ok",
-           "greedy_capacity_assign", "SUITES", "T_P", "HM", "WM"]
+           "greedy_capacity_assign", "topk_accuracy", "topk_accuracy_seen", "SUITES", "T_P", "HM", "WM"]
 
 T_P, HM, WM = DEFAULTS["t_p"], DEFAULTS["hm"], DEFAULTS["wm"]
 #: the formal statement: the module docstring from "Problem (eqs. (1)-(6))" on
@@ -221,9 +238,11 @@ class SumrateBsBeam(Problem):
             "is H[u, b].conj() @ f (transmit power folded in)"),
         Key("codebook", "complex128", ("C", "N"), "-", "analog DFT codebook, unit-norm rows f_n (C = N_T)"),
         Key("n_rf", "int64", ("B",), "-", "RF chains of BS b: at most n_rf[b] users per BS (4b)"),
-        Key("enc_map", "bool", ("U", "B", "T_p", 2, "Hm", "Wm"), "-",
-            "binary encoding map per history frame t-T_p+1..t (T_p = 10, Hm x Wm = 48 x 80 pixels): "
-            "channel 0 the user's box, channel 1 every other detected vehicle's box", required=False),
+        Key("bem_profile", "int16", ("U", "B", "T_p", 2, "P"), "pixels",
+            "row and column occupancy profiles of the binary encoding map per history frame t-T_p+1..t "
+            "(T_p = 20; map Hm x Wm = 320 x 480 pixels; channel 0 the user's box, channel 1 every other "
+            "detected vehicle's box): entries 0..Hm-1 the set pixels of each row, Hm..Hm+Wm-1 of each "
+            "column (P = Hm + Wm)", required=False),
         Key("box_matrix", "float64", ("U", "B", "T_p", 10, 4), "-",
             "BB-GBPN box matrix per frame: row 0 the user's box, rows 1-9 the nine nearest detected "
             "vehicles (world distance to the user), zero-padded; row = [col_c/Wm, row_c/Hm, w/Wm, h/Hm] "
@@ -253,6 +272,7 @@ class SumrateBsBeam(Problem):
     )
     suites = SUITES
     param_docs = {
+        "generator_version": "scenario generator version (2: front-facing BS elements, 320 x 480 maps, T_p = 20)",
         "U": "users per instance",
         "B": "BSs (the first B of Table I's corners)",
         "n_t": "ULA elements = DFT beams N_T",
@@ -265,23 +285,33 @@ class SumrateBsBeam(Problem):
         "vmax_kmh": "maximum desired speed, km/h",
         "vmin_kmh": "minimum desired speed, km/h",
         "t_s": "frame interval T_s, s",
-        "t_p": "history frames T_p (paper: 20)",
+        "t_p": "history frames T_p (Sec. IV-B: 20)",
         "t_f": "prediction horizon T_f, frames",
         "bsm_interval": "BSM feedback interval M, frames",
-        "hm": "encoding-map rows (paper: 320)",
-        "wm": "encoding-map columns (paper: 480)",
+        "hm": "encoding-map rows (Sec. IV-A: 320)",
+        "wm": "encoding-map columns (Sec. IV-A: 480)",
+        "front_back_db": "front-to-back ratio of the BS element pattern, dB (not in the paper; 0: isotropic)",
+        "element_hpbw_deg": "horizontal half-power beamwidth of the BS element pattern, degrees (not in the paper)",
+        "codebook": "analog codebook: dft (full-range DFT grid) or eq6 (eq. (6) literally: half range, 2x oversampled)",
         "user_radius": "users are vehicles within this distance of the centre at t, m",
         "arm_len": "road arm length from the centre, m",
         "cam_range": "detection range of a camera, m",
     }
     metric_docs = {
-        "asrr": "achievable sum-rate ratio: sum rate over the genie's sum rate (Sec. IV-C-2)",
+        "asrr": "achievable sum-rate ratio of the instance: sum rate over the genie's (Sec. IV-C-2); "
+                "its suite mean is ASRR as a mean of ratios",
+        "rate_sum": "sum rate of the solution, bit/s/Hz (numerator of ASRR as a ratio of sums over a suite)",
+        "rate_sum_genie": "sum rate of the genie, bit/s/Hz (denominator of ASRR as a ratio of sums)",
         "bs_diff_opt": "users whose BS differs from the certified optimum's (its reference record)",
         "bs_diff_genie": "users whose BS differs from the genie's (max true gain at t + T_f)",
         "top1": "fraction of users whose best beam at the chosen BS is the first of stats beam_scores",
         "top3": "fraction of users whose best beam at the chosen BS is among the first three of beam_scores",
+        "top1_seen": "the paper's top-1 (Fig. 9): over the (user, BS) pairs whose camera sees the user, the true "
+                     "best beam is the best-scored one (stats seen_scores)",
+        "top3_seen": "the paper's top-3 (Fig. 9): as top1_seen, among the three best-scored beams",
         "pilot_beams": "beam-sweep pilots per decision (stats pilot_beams)",
     }
+    headline_metrics = ("asrr", "top1")
 
     def make_instance(self, params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return simulate(params, rng)
@@ -323,6 +353,27 @@ class SumrateBsBeam(Problem):
         """Figs. 9-12: top-k accuracy and ASRR of the predictors and baselines per U, with the gap to the optimum."""
         return _reproduction_rows(self, frame, suite)
 
+    def plot(self, frame, out_dir, suite: str) -> list:
+        """Figs. 9-12 of the paper from the store rows (:mod:`mmopt.problems.sumrate_bs_beam.figures`)."""
+        from .figures import plot
+
+        return plot(self, frame, out_dir, suite)
+
+    @property
+    def figure_docs(self) -> dict:
+        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
+        from .figures import FIGURE_DOCS
+
+        return FIGURE_DOCS
+
+    def cell_data(self, instance, solution) -> dict:
+        """Per-user data of Fig. 9: serving BS ``bs``, chosen ``beam`` and ``best_beam``, the beam of largest
+        true gain at that BS (a predictor that picks its best-scored beam has a top-1 hit where they agree)."""
+        G = gain_table(instance)
+        bs, beam = np.asarray(solution["bs"]), np.asarray(solution["beam"])
+        best = G[np.arange(len(bs)), bs].argmax(axis=1)
+        return {"bs": bs.astype(int).tolist(), "beam": beam.astype(int).tolist(), "best_beam": best.astype(int).tolist()}
+
     def metrics(self, instance, solution, stats: Mapping | None = None,
                 reference: Mapping | None = None) -> dict[str, float]:
         G = gain_table(instance)
@@ -330,7 +381,7 @@ class SumrateBsBeam(Problem):
         value = sum_rate(G, bs, beam)
         gb, gn = genie_assignment(instance)
         genie = sum_rate(G, gb, gn)
-        out = {"asrr": value / genie if genie > 0 else 1.0,
+        out = {"asrr": value / genie if genie > 0 else 1.0, "rate_sum": value, "rate_sum_genie": genie,
                "bs_diff_genie": float(np.count_nonzero(bs != gb))}
         opt_bs = ((reference or {}).get("solution") or {}).get("bs")
         if opt_bs is not None and reference.get("status") == "opt" and len(opt_bs) == len(bs):
@@ -339,6 +390,9 @@ class SumrateBsBeam(Problem):
             scores = stats.get("beam_scores")
             if scores is not None:
                 out.update(topk_accuracy(G, bs, scores))
+            seen = stats.get("seen_scores")
+            if seen:
+                out.update(topk_accuracy_seen(G, seen))
             if stats.get("pilot_beams") is not None:
                 out["pilot_beams"] = float(stats["pilot_beams"])
         return out
@@ -351,6 +405,17 @@ def topk_accuracy(G: np.ndarray, bs: np.ndarray, beam_scores, ks=(1, 3)) -> dict
     best = G[np.arange(U), bs].argmax(axis=1)
     order = np.argsort(-S, axis=1, kind="stable")
     return {f"top{k}": float(np.mean([best[u] in order[u, :k] for u in range(U)])) for k in ks}
+
+
+def topk_accuracy_seen(G: np.ndarray, seen_scores, ks=(1, 3)) -> dict[str, float]:
+    """The paper's top-k (footnote 1, Fig. 9) over (user, BS) pairs: ``seen_scores`` = ``[[u, b, scores], ...]``."""
+    hits = {k: [] for k in ks}
+    for u, b, sc in seen_scores:
+        order = np.argsort(-np.asarray(sc, float), kind="stable")
+        best = int(G[int(u), int(b)].argmax())
+        for k in ks:
+            hits[k].append(best in order[:k])
+    return {f"top{k}_seen": float(np.mean(hits[k])) for k in ks}
 
 
 #: the paper's headline numbers (Figs. 9-12, Sec. IV-C) per method and quantity
@@ -371,20 +436,26 @@ def _reproduction_rows(problem, frame, suite: str) -> list[dict]:
         return []
     U = sub["instance_index"].map(lambda i: int(problem.instance_params(suite, int(i))["U"]))
     rows = []
-    for solver in ("bem-gbpn", "bem-gbpn-nomoe", "p-gbpn", "bb-gbpn", "reactive-handoff", "genie-max-gain",
-                   "max-gain-interference-aware"):
+    for solver in ("bem-gbpn", "bem-gbpn-nomoe", "p-gbpn", "bb-gbpn", "oracle-visible", "reactive-handoff",
+                   "genie-max-gain", "max-gain-interference-aware"):
         for u in sorted(set(U)):
             g = sub[(sub["solver"] == solver) & (U == u)]
             if g.empty:
                 continue
             m = [json.loads(x) if x else {} for x in g["metrics"]]
             val = {}
-            for k in ("top1", "top3", "asrr"):
+            for k in ("top1_seen", "top3_seen", "top1", "top3", "asrr"):
                 v = [x[k] for x in m if k in x]
                 val[k] = float(np.mean(v)) if v else float("nan")
+            num = sum(x.get("rate_sum", np.nan) for x in m)
+            den = sum(x.get("rate_sum_genie", np.nan) for x in m)
+            val["asrr_ratio_of_sums"] = num / den if den > 0 else float("nan")
+            names = {"top1_seen": "top1 (paper, seen pairs)", "top3_seen": "top3 (paper, seen pairs)",
+                     "top1": "top1 (chosen BS)", "top3": "top3 (chosen BS)", "asrr": "asrr (mean of ratios)",
+                     "asrr_ratio_of_sums": "asrr (ratio of sums)"}
             paper = "; ".join(f"{k}: {_PAPER[(solver, k, u)]}" for k in ("top1", "top3", "asrr")
                               if (solver, k, u) in _PAPER) or "-"
-            mm = "; ".join(f"{k}: {pct(v)}" for k, v in val.items() if np.isfinite(v))
+            mm = "; ".join(f"{names[k]}: {pct(v)}" for k, v in val.items() if np.isfinite(v))
             rows.append({"quantity": f"`{solver}`, U = {u}: top-1, top-3 beam accuracy, ASRR",
                          "where": "Figs. 9-12", "paper": paper, "mmopt": mm,
                          "optimum": f"{g['reference'].astype(float).mean():.2f} bit/s/Hz (bnb)",

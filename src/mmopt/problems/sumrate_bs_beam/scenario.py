@@ -14,6 +14,22 @@ the model is stated in :mod:`mmopt.problems.sumrate_bs_beam.problem`.
   (``n_t`` = 64 half-wavelength elements) 0.5 m above the camera, its axis
   horizontal and perpendicular to the camera's boresight (the paper does not
   orient it).
+* **BS element pattern** (not in the paper, whose channels come from ray tracing
+  with antennas it does not describe). Every element has the horizontal pattern of
+  3GPP TR 38.901 (Table 7.3-1),
+  :math:`A(\varphi) = -\min(12 (\varphi/\varphi_{3dB})^2, A_m)` dB, with
+  :math:`\varphi` the departure azimuth from the camera's horizontal boresight,
+  :math:`\varphi_{3dB}` = ``element_hpbw_deg`` = 65 degrees and the front-to-back
+  ratio :math:`A_m` = ``front_back_db`` = 20 dB (3GPP: 30 dB), so an array serves
+  the half-plane its camera looks at. Isotropic elements (``front_back_db`` = 0,
+  generator version 1) radiate the same power backwards, where no camera sees:
+  the best BS was then the camera-blind one for more than half of the users.
+* **Codebook** (``codebook``). ``"dft"`` (default): the critically sampled DFT grid
+  :math:`\sin\theta_n = -1 + (2n + 1)/N_T` over the full range
+  (``mmopt.phy.dft_codebook``). ``"eq6"``: eq. (6) read literally with
+  :math:`d_a = \lambda_a / 2`, :math:`f_n` with phase :math:`\pi n k / N_T`,
+  :math:`n = 1..N_T`, i.e. :math:`\sin\theta_n = n / N_T`: 2x oversampled over
+  one half of the range (the other half of the camera's view gets no beam).
 * **Vehicles.** ``n_vehicles`` = 30 of four classes (length x width x height, m;
   probability; blockage loss): car 4.5 x 1.8 x 1.5 (0.55; 20 dB), minivan
   5.0 x 2.0 x 2.0 (0.20; 25 dB), truck 8.0 x 2.5 x 3.5 (0.15; 30 dB), bus
@@ -38,11 +54,14 @@ the model is stated in :mod:`mmopt.problems.sumrate_bs_beam.problem`.
 * **Link budget** (not in the paper): ``p_tx_dbm`` = 20 dBm per user beam,
   100 MHz, noise :math:`-174 + 10\log_{10}(10^8) + 7` dB = -87 dBm; channels
   are noise-normalised (:math:`\sigma^2 = 1`).
-* **Side information** (frames :math:`t - T_p + 1 .. t`, ``t_p`` = 10 frames;
-  the paper uses 20): per user and BS, the binary encoding map rendered from
-  every vehicle's 3-D box projected through the camera (pinhole, Table I pose,
-  120 degree FOV) at ``hm x wm`` = 48 x 80 pixels (channel 0 the user's box,
-  channel 1 every other vehicle's box); the 10 x 4 box matrix of BB-GBPN; the
+* **Side information** (frames :math:`t - T_p + 1 .. t`, ``t_p`` = 20 frames as
+  in Sec. IV-B): per user and BS, the binary encoding map rendered from every
+  vehicle's 3-D box projected through the camera (pinhole, Table I pose, 120
+  degree FOV) at ``hm x wm`` = 320 x 480 pixels, the paper's image size (channel 0
+  the user's box, channel 1 every other vehicle's box), stored as its row and
+  column occupancy profiles (``bem_profile``: per channel the number of set pixels
+  in each of the 320 rows, then in each of the 480 columns; the full maps would be
+  98 MB per instance at U = 4); the 10 x 4 box matrix of BB-GBPN; the
   beam-sweep powers of P-GBPN; visibility at ``t``; the reactive serving BS and
   beam at ``t``; positions reported by the BSM every ``bsm_interval`` frames.
   Identification is ideal: the user's box is the true one (the paper's OMS-UIT +
@@ -56,7 +75,11 @@ import numpy as np
 from mmopt import phy
 
 #: Generator parameters (Table I where the paper has them). dB only at the edge.
+#: version of the generator; bumped whenever the instances of a seed change
+GENERATOR_VERSION = 2
+
 DEFAULTS: dict = {
+    "generator_version": GENERATOR_VERSION,
     "U": 2,                    # users per instance
     "B": 4,                    # BSs (the first B of Table I's four corners)
     "n_t": 64,                 # ULA elements = DFT beams (N_T)
@@ -69,11 +92,14 @@ DEFAULTS: dict = {
     "vmax_kmh": 40.0,
     "vmin_kmh": 15.0,
     "t_s": 0.02,               # frame interval, s
-    "t_p": 10,                 # history frames (paper: 20)
+    "t_p": 20,                 # history frames T_p (Table I / Sec. IV-B: 20)
     "t_f": 10,                 # prediction horizon, frames
     "bsm_interval": 60,        # BSM feedback interval M, frames
-    "hm": 48,                  # encoding-map rows (paper: 320)
-    "wm": 80,                  # encoding-map columns (paper: 480)
+    "hm": 320,                 # encoding-map rows (Sec. IV-A: images resized to 480 x 320)
+    "wm": 480,                 # encoding-map columns
+    "front_back_db": 20.0,     # BS element front-to-back ratio A_m, dB (not in the paper; 0: isotropic)
+    "element_hpbw_deg": 65.0,  # BS element horizontal half-power beamwidth, degrees (not in the paper)
+    "codebook": "dft",         # "dft": full-range DFT grid; "eq6": eq. (6) read literally
     "user_radius": 40.0,       # users are vehicles within this distance of the centre at t, m
     "arm_len": 100.0,          # road arm length from the centre, m
     "cam_range": 120.0,        # vehicles farther than this from a camera are not detected, m
@@ -168,6 +194,27 @@ def camera_frames(B: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     right = np.stack([np.sin(yaw), -np.cos(yaw), np.zeros(B)], axis=1)
     up = np.cross(right, fwd)
     return pos, fwd, right, up
+
+
+def element_gain_db(direction: np.ndarray, fwd: np.ndarray, front_back_db: float, hpbw_deg: float) -> np.ndarray:
+    r"""Element power gain (dB) toward unit ``direction`` (..., 3) of a BS whose camera looks along ``fwd`` (3,).
+
+    3GPP TR 38.901 Table 7.3-1 horizontal cut: :math:`-\min(12 (\varphi/\varphi_{3dB})^2, A_m)`,
+    :math:`\varphi` the azimuth from the camera's horizontal boresight.
+    """
+    f = np.array([fwd[0], fwd[1]]) / np.hypot(fwd[0], fwd[1])
+    d = np.asarray(direction)
+    phi = np.degrees(np.abs(np.arctan2(d[..., 1] * f[0] - d[..., 0] * f[1], d[..., 0] * f[0] + d[..., 1] * f[1])))
+    return -np.minimum(12.0 * (phi / float(hpbw_deg)) ** 2, float(front_back_db))
+
+
+def make_codebook(kind: str, n: int) -> np.ndarray:
+    """The analog codebook (n, n), unit-norm rows: ``"dft"`` (full-range DFT grid) or ``"eq6"`` (eq. (6) literal)."""
+    if kind == "dft":
+        return phy.dft_codebook(n)
+    if kind == "eq6":
+        return phy.ula_response(np.arange(1, n + 1) / n, n) / np.sqrt(n)
+    raise ValueError(f"codebook must be 'dft' or 'eq6', not {kind!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -316,6 +363,41 @@ def render_masks(boxes: np.ndarray, seen: np.ndarray, hm: int, wm: int) -> np.nd
     return rows[..., :, None] & cols[..., None, :]
 
 
+def _pixel_span(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last pixel index whose centre ``i + 0.5`` lies in [lo, hi)."""
+    return np.ceil(lo - 0.5).astype(np.int64), np.ceil(hi - 0.5).astype(np.int64)
+
+
+def encoding_profiles(boxes: np.ndarray, seen: np.ndarray, users: np.ndarray, hm: int, wm: int) -> np.ndarray:
+    """Row and column occupancy profiles of the 2-channel encoding maps, (U, B, T, 2, hm + wm) int16.
+
+    The map of user ``u`` at BS ``b`` and frame ``k`` is the one :func:`render_masks` draws:
+    channel 0 the user's box, channel 1 the union of every other seen vehicle's box.
+    Entry ``[..., c, i]`` is the number of set pixels of channel ``c`` in row ``i`` (``i < hm``)
+    or in column ``i - hm``; exact, without rendering U maps per frame.
+    """
+    B, T, V = seen.shape
+    r0, r1 = _pixel_span(boxes[..., 1], boxes[..., 3])
+    c0, c1 = _pixel_span(boxes[..., 0], boxes[..., 2])
+    ok = seen & (r1 > r0) & (c1 > c0)
+    count = np.zeros((B, T, hm, wm), np.int16)
+    for b, k, v in np.argwhere(ok):
+        count[b, k, r0[b, k, v]:r1[b, k, v], c0[b, k, v]:c1[b, k, v]] += 1
+    occ = count > 0
+    base = np.concatenate([occ.sum(axis=3), occ.sum(axis=2)], axis=2).astype(np.int16)   # (B, T, hm + wm)
+    out = np.zeros((len(users), B, T, 2, hm + wm), np.int16)
+    out[:, :, :, 1] = base[None]
+    for i, v in enumerate(users):
+        for b, k in np.argwhere(ok[:, :, v]):
+            ra, rb, ca, cb = r0[b, k, v], r1[b, k, v], c0[b, k, v], c1[b, k, v]
+            out[i, b, k, 0, ra:rb] = cb - ca
+            out[i, b, k, 0, hm + ca:hm + cb] = rb - ra
+            only = count[b, k, ra:rb, ca:cb] == 1          # pixels no other box covers
+            out[i, b, k, 1, ra:rb] -= only.sum(axis=1).astype(np.int16)
+            out[i, b, k, 1, hm + ca:hm + cb] -= only.sum(axis=0).astype(np.int16)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Channels
 # ---------------------------------------------------------------------------
@@ -333,8 +415,9 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
     snr0 = phy.dbm2w(params["p_tx_dbm"]) / phy.thermal_noise_w(params["bandwidth"], params["noise_figure_db"])
     eta = phy.itu_permittivity("concrete", params["fc"])
     blds = buildings(float(params["arm_len"]))
-    cpos, _, right, _ = camera_frames(B)
+    cpos, fwd, right, _ = camera_frames(B)
     bs = cpos + np.array([0.0, 0.0, ULA_ABOVE_CAM])
+    fb, hpbw = float(params.get("front_back_db", 0.0)), float(params.get("element_hpbw_deg", 65.0))
     K = len(ue)
     V = len(rects)
     not_own = np.ones((K, V), dtype=bool)
@@ -391,6 +474,7 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
             dist = np.linalg.norm(dvec, axis=1)
             g = gains[j] * phy.fspl_amplitude(dist, lam) * np.exp(-2j * np.pi * dist / lam)
             sin_t = phy.contract(dvec / dist[:, None], right[b])
+            g = g * phy.db2amp(element_gain_db(dvec / dist[:, None], fwd[b], fb, hpbw))
             j += 1
         else:
             img = phy.mirror(np.broadcast_to(src, (K, 3)), axis, plane)
@@ -404,6 +488,7 @@ def channels(params: dict, ue: np.ndarray, own: np.ndarray, rects: np.ndarray, h
             dep = rpn - src
             dn = np.linalg.norm(dep, axis=1)
             sin_t = np.where(ok, phy.contract(dep / np.maximum(dn, 1e-9)[:, None], right[b]), 0.0)
+            g = g * phy.db2amp(element_gain_db(dep / np.maximum(dn, 1e-9)[:, None], fwd[b], fb, hpbw))
         H[:, b] += g[:, None] * phy.ula_response(sin_t, N)
     return H * np.sqrt(snr0)
 
@@ -441,7 +526,7 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     else:  # pragma: no cover - 50 traffic draws without U candidates
         raise RuntimeError("no traffic draw with enough users near the crossroad")
     users = np.sort(rng.choice(cand, size=U, replace=False))
-    codebook = phy.dft_codebook(N)
+    codebook = make_codebook(str(p["codebook"]), N)
 
     def frame_channels(f: int) -> np.ndarray:
         fp = footprints(pos[f], head[f], cls)                                # (V, 4, 2)
@@ -452,12 +537,8 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     H = frame_channels(t + t_f)
     sweep = np.stack([beam_gains(frame_channels(f), codebook) for f in hist], axis=2)   # (U, B, T_p, C)
 
-    # encoding maps (U, B, T_p, 2, hm, wm)
-    masks = render_masks(boxes, seen, hm, wm)                                # (B, T_p, V, hm, wm)
-    count = masks.sum(axis=2, dtype=np.int16)                                # (B, T_p, hm, wm)
-    own = masks[:, :, users].transpose(2, 0, 1, 3, 4)                        # (U, B, T_p, hm, wm)
-    others = (count[None] - own) > 0
-    enc = np.stack([own, others], axis=3)
+    # row and column occupancy profiles of the encoding maps (U, B, T_p, 2, hm + wm)
+    prof = encoding_profiles(boxes, seen, users, hm, wm)
 
     # box matrix (U, B, T_p, 10, 4): [col_c/wm, row_c/hm, w/wm, h/hm]
     norm = np.array([wm, hm, wm, hm], float)
@@ -487,7 +568,7 @@ def simulate(params: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
         "H": H,
         "codebook": codebook,
         "n_rf": np.full(B, int(p["n_rf"]), dtype=np.int64),
-        "enc_map": enc,
+        "bem_profile": prof,
         "box_matrix": bm,
         "sweep_power": sweep,
         "visible": seen[:, -1][:, users].T.copy(),

@@ -14,12 +14,17 @@ optimal beam at :math:`t + T_f`, from side information of frames :math:`t - T_p 
 
 The solvers (``kind="learned"``, weights in the problem's ``weights/`` folder):
 
-* ``bem-gbpn``: CNN on the 2-channel binary encoding map, GRU, MoE gain and beam heads;
+* ``bem-gbpn``: SFE on the 2-channel binary encoding map (its row and column occupancy profiles),
+  GRU, MoE gain and beam heads;
 * ``bb-gbpn``: the CNN replaced by an MLP on the 10 x 4 box matrix;
 * ``p-gbpn``: the same MLP on the past beam-sweep powers; it needs an exhaustive beam sweep in every
   history frame: pilot overhead :math:`B \cdot N_T \cdot T_p` per decision (``pilot_beams`` in the
   stats);
-* ``bem-gbpn-nomoe``: ``bem-gbpn`` with the MoE replaced by two MLPs (Fig. 10's ablation).
+* ``bem-gbpn-nomoe``: ``bem-gbpn`` with the MoE replaced by two MLPs (Fig. 10's ablation);
+* ``oracle-visible`` (kind ``reference``, not certifying problem (4)): the decision rule below fed
+  with perfect predictions, the true gain :math:`r_{b,u}` and the true best beam at every BS that
+  sees the user; the ceiling of every predictor under eqs. (26)-(27) (its stats status ``best``:
+  the best value of the rule, not the optimum of (4)).
 
 **Decision rule** (eqs. (26)-(27)). Every BS that sees user :math:`u` at :math:`t`
 (``visible``) predicts :math:`\hat r_{b,u}` and :math:`\hat p_{b,u}`; the user goes to
@@ -36,7 +41,8 @@ free RF chain (no prediction exists there; its beam is then beam 0). With
 :math:`U \le \sum_b N_{RF,b}` every user is served.
 
 Stats: ``beam_scores`` (per user, the :math:`N_T` beam scores
-:math:`\hat p_{b_u,u}` of the chosen BS, 6 significant digits), ``beam_rank`` (per user, the
+:math:`\hat p_{b_u,u}` of the chosen BS, 6 significant digits), ``seen_scores`` (``[u, b, scores]`` for
+every pair whose camera sees the user: the paper's per-BS top-k of Fig. 9), ``beam_rank`` (per user, the
 chosen BS's beams by decreasing score, the first 3), ``pred_gain_db``
 (:math:`\hat r_{b_u,u}` in dB), ``overflow_users`` (users moved by the load limit), ``pilot_beams``
 and ``inference_seconds``.
@@ -49,12 +55,14 @@ import numpy as np
 
 from mmopt import MmoptError, solver
 from mmopt.learned import file_sha256, load_weights, weights_path
-from mmopt.problems.sumrate_bs_beam.solvers.gbpn_features import INPUT, PROBLEM, VARIANTS, decode_x, to_db
+from mmopt.problems.sumrate_bs_beam import gain_table, sum_rate
+from mmopt.problems.sumrate_bs_beam.solvers.gbpn_features import (HM, INPUT, PROBLEM, VARIANTS, WM, bin_profiles,
+                                                                  decode_x, to_db)
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_net import model_from_state
 from mmopt.problems.sumrate_bs_beam.solvers.gbpn_train import train_for
 
-__all__ = ["VARIANTS", "load_model", "candidate_pairs", "predict", "decide",
-           "bem_gbpn", "bb_gbpn", "p_gbpn", "bem_gbpn_nomoe"]
+__all__ = ["VARIANTS", "load_model", "candidate_pairs", "predict", "decide", "seen_scores",
+           "bem_gbpn", "bb_gbpn", "p_gbpn", "bem_gbpn_nomoe", "oracle_visible"]
 
 
 def _weights_name(variant: str) -> str:
@@ -86,7 +94,7 @@ def candidate_pairs(visible: np.ndarray) -> np.ndarray:
 
 
 def predict(model: dict, instance, pairs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted gains (U, B) in dB and beam scores (U, B, N) in (0, 1); NaN where not predicted.
+    """Predicted gains (U, B) in dB and beam scores (U, B, N) (softmax probabilities); NaN where not predicted.
 
     ``pairs`` (n, 2): the (user, BS) pairs to predict (default :func:`candidate_pairs`).
     """
@@ -98,11 +106,15 @@ def predict(model: dict, instance, pairs: np.ndarray | None = None) -> tuple[np.
     v = model["variant"]
     key = INPUT[v]
     arr = np.asarray(instance[key])[pairs[:, 0], pairs[:, 1]]
-    if list(arr.shape[1:]) != model["in_shape"]:
+    if key == "bem_profile":     # (n, T_p, 2, HM + WM) pixel counts, binned as in training
+        ok = arr.shape[1] == model["in_shape"][0] and arr.shape[-1] == HM + WM
+    else:
+        ok = list(arr.shape[1:]) == model["in_shape"]
+    if not ok:
         raise MmoptError(f"{v}: the model was trained on inputs {model['in_shape']}, "
                          f"the instance has {list(arr.shape[1:])}")
-    if key == "enc_map":
-        x = arr.astype(np.float32)
+    if key == "bem_profile":
+        x = decode_x(bin_profiles(arr), model["in_shape"], v, model["p_min"], model["p_max"])
     else:
         x = decode_x(to_db(arr) if key == "sweep_power" else arr, arr.shape[1:], v, model["p_min"], model["p_max"])
     with torch.no_grad():
@@ -111,7 +123,7 @@ def predict(model: dict, instance, pairs: np.ndarray | None = None) -> tuple[np.
     gain = np.full((U, B), np.nan)
     scores = np.full((U, B, N), np.nan)
     gain[pairs[:, 0], pairs[:, 1]] = torch.sigmoid(gl).numpy() * (model["p_max"] - model["p_min"]) + model["p_min"]
-    scores[pairs[:, 0], pairs[:, 1]] = torch.sigmoid(bl).numpy()
+    scores[pairs[:, 0], pairs[:, 1]] = torch.softmax(bl, dim=1).numpy()
     return gain, scores
 
 
@@ -148,6 +160,12 @@ def decide(gain: np.ndarray, visible: np.ndarray, n_rf: np.ndarray, scores: np.n
     return bs, beam.astype(np.int64), int((first != bs).sum())
 
 
+def seen_scores(scores: np.ndarray, visible: np.ndarray) -> list:
+    """``[[u, b, scores], ...]`` for every (user, BS) pair whose camera sees the user (6 significant digits)."""
+    return [[int(u), int(b), [float(f"{x:.6g}") for x in scores[u, b]]]
+            for u, b in np.argwhere(np.asarray(visible, bool)) if np.all(np.isfinite(scores[u, b]))]
+
+
 def _solve(variant: str, instance) -> tuple[dict, dict]:
     t0 = time.perf_counter()
     model = load_model(variant)
@@ -160,6 +178,7 @@ def _solve(variant: str, instance) -> tuple[dict, dict]:
     tp = int(model["in_shape"][0])
     B = int(np.asarray(instance["n_rf"]).shape[0])
     stats = {"beam_scores": [[float(f"{v:.6g}") for v in row] for row in sc],
+             "seen_scores": seen_scores(scores, instance["visible"]),
              "beam_rank": [[int(i) for i in np.argsort(-row, kind="stable")[:3]] for row in sc],
              "pred_gain_db": [round(float(gain[u, bs[u]]), 3) for u in range(U)],
              "overflow_users": overflow,
@@ -174,7 +193,7 @@ def _setup_for(variant: str):
         import torch
 
         m = load_model(variant)
-        shape = [1] + list(m["in_shape"])
+        shape = [1] + list(m["in_shape"])       # (1, T_p, *frame)
         with torch.no_grad():
             m["net"](torch.zeros(shape), torch.zeros(1, dtype=torch.int64))
     return setup
@@ -199,3 +218,24 @@ p_gbpn = _register("p-gbpn", "P-GBPN (MLP on past beam-sweep powers, GRU, MoE he
                    "uses pilots (B * N_T * T_p per decision).")
 bem_gbpn_nomoe = _register("bem-gbpn-nomoe", "BEM-GBPN without MoE (MLP heads V-32-1 and V-128-64) + "
                            "eqs. (26)-(27).")
+
+
+@solver("oracle-visible", problems=[PROBLEM], kind="reference", certifies=False, version=1)
+def oracle_visible(instance):
+    """Eqs. (26)-(27) with perfect predictions: the true gain and best beam at every BS that sees the user.
+
+    The ceiling of every predictor under the paper's decision rule (module docstring); status ``best``
+    is the rule's value, not a certificate for problem (4).
+    """
+    G = gain_table(instance)
+    vis = np.asarray(instance["visible"], bool)
+    need = vis | ~vis.any(axis=1, keepdims=True)
+    gain = np.where(need, 10.0 * np.log10(np.maximum(G.max(axis=2), 1e-30)), np.nan)
+    scores = np.where(need[:, :, None], G, np.nan)
+    bs, beam, overflow = decide(gain, vis, instance["n_rf"], scores)
+    U = len(bs)
+    return {"bs": bs, "beam": beam}, {
+        "value": sum_rate(G, bs, beam), "status": "best", "method": "eq. (26)-(27) with true gains",
+        "beam_scores": [G[u, bs[u]].tolist() for u in range(U)],
+        "seen_scores": seen_scores(np.where(need[:, :, None], G, np.nan), vis),
+        "overflow_users": overflow, "csi": "genie", "pilot_beams": 0}

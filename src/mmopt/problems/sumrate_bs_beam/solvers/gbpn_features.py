@@ -9,9 +9,12 @@ are in :mod:`.gbpn_net`, their training in :mod:`.gbpn_train`, the decision rule
 **Inputs** of user :math:`u` at BS :math:`b` over the frames :math:`t - T_p + 1 .. t` (instance keys;
 raw here, scaled by :func:`decode_x`):
 
-* ``bem-gbpn``, ``bem-gbpn-nomoe``: the 2-channel binary encoding map ``enc_map``
-  :math:`E_{b,u}` (Sec. III-B-1, Fig. 6: channel 0 the user's box, channel 1 every other
-  vehicle's box), stored as packed bits;
+* ``bem-gbpn``, ``bem-gbpn-nomoe``: the 2-channel binary encoding map :math:`E_{b,u}`
+  (Sec. III-B-1, Fig. 6: channel 0 the user's box, channel 1 every other vehicle's box) at the
+  paper's 320 x 480 pixels, read through its row and column occupancy profiles (instance key
+  ``bem_profile``), averaged over bins of :data:`ROW_BIN` = 8 rows and :data:`COL_BIN` = 3 columns
+  (40 row and 160 column bins: one column bin is 0.75 degree of the 120 degree view) and stored as
+  the occupied fraction in 1/255 steps (uint8);
 * ``bb-gbpn``: the 10 x 4 box matrix ``box_matrix`` (the user's box first, then the nearest 9 other
   boxes, zero-padded);
 * ``p-gbpn``: the past beam-sweep powers ``sweep_power`` (:math:`N_T` per frame), in dB and
@@ -20,7 +23,8 @@ raw here, scaled by :func:`decode_x`):
 **Labels** from the instance at :math:`t + T_f`: the optimal beamforming gain
 :math:`r_{b,u} = \max_n |h_{b,u}^H f_n|^2` (eq. (21); ``gain_future``) in dB, normalised in
 training as :math:`r' = (r_{dB} - P_{min})/(P_{max} - P_{min})` (eq. (20)), and the optimal beam
-:math:`\arg\max_n |h_{b,u}^H f_n|^2` (the one-hot label :math:`p` of eq. (25)).
+:math:`\arg\max_n |h_{b,u}^H f_n|^2` (the one-hot label :math:`p` of eq. (25); training spreads it
+into a soft label, :mod:`.gbpn_train`).
 
 **Samples**: one per (user, BS) pair of a ``train``-suite instance whose user the BS sees at
 :math:`t` (``visible``; the paper: vehicles "visually detected by the b-th BS"), pooled over the
@@ -43,8 +47,27 @@ __all__ = ["PROBLEM", "VARIANTS", "INPUT", "best_beams", "to_db", "features", "i
 PROBLEM = "sumrate-bs-beam"
 VARIANTS = ("bem-gbpn", "bb-gbpn", "p-gbpn", "bem-gbpn-nomoe")
 #: input modality of each variant
-INPUT = {"bem-gbpn": "enc_map", "bb-gbpn": "box_matrix", "p-gbpn": "sweep_power",
-         "bem-gbpn-nomoe": "enc_map"}
+INPUT = {"bem-gbpn": "bem_profile", "bb-gbpn": "box_matrix", "p-gbpn": "sweep_power",
+         "bem-gbpn-nomoe": "bem_profile"}
+#: encoding-map size (the scenario's) and the profile bins the networks read
+HM, WM = 320, 480
+ROW_BIN, COL_BIN = 8, 3
+#: version of the extracted samples (part of the cache key)
+SAMPLES_VERSION = 3
+
+
+_BIN_START = np.concatenate([np.arange(0, HM, ROW_BIN), HM + np.arange(0, WM, COL_BIN)])
+_BIN_SCALE = np.concatenate([np.full(HM // ROW_BIN, 255.0 / (ROW_BIN * WM)),
+                             np.full(WM // COL_BIN, 255.0 / (COL_BIN * HM))]).astype(np.float32)
+
+
+def bin_profiles(prof: np.ndarray) -> np.ndarray:
+    """``bem_profile`` (..., 2, HM + WM) pixel counts -> occupied fractions per bin (..., 2, HM/ROW_BIN + WM/COL_BIN),
+    quantised to uint8 (fraction x 255)."""
+    prof = np.asarray(prof)
+    if prof.shape[-1] != HM + WM:
+        raise ValueError(f"bem_profile has {prof.shape[-1]} entries per channel, the networks read {HM} + {WM}")
+    return np.rint(np.add.reduceat(prof, _BIN_START, axis=-1, dtype=np.int32) * _BIN_SCALE).astype(np.uint8)
 
 
 def best_beams(instance) -> np.ndarray:
@@ -60,14 +83,15 @@ def to_db(x) -> np.ndarray:
 def features(instance, variant: str, pairs: np.ndarray) -> dict:
     """Network input of the (user, BS) ``pairs`` (n, 2) of one instance (raw: scaling happens in the model).
 
-    ``x``: packed bits of ``enc_map`` (bem), the box matrix (bb) or the sweep
-    powers in dB (p); ``bs``: the BS index.
+    ``x``: binned profiles of ``bem_profile`` (bem, uint8, :func:`bin_profiles`), the box matrix
+    (bb) or the sweep powers in dB (p); ``bs``: the BS index.
     """
     u, b = pairs[:, 0], pairs[:, 1]
     key = INPUT[variant]
     arr = np.asarray(instance[key])[u, b]
-    if key == "enc_map":
-        x = np.packbits(arr.reshape(len(pairs), -1).astype(bool), axis=1)
+    if key == "bem_profile":
+        arr = bin_profiles(arr)
+        x = arr.reshape(len(pairs), -1)
     elif key == "sweep_power":
         x = to_db(arr).astype(np.float32)
     else:
@@ -125,7 +149,7 @@ def training_samples(suite: str = "train", count: int | None = None) -> tuple[di
     s = prob.suite(suite)
     n = s.count if count is None else min(int(count), s.count)
     first = prob.generate(suite, 0)
-    key = hashlib.sha256(json.dumps([first.hash, suite, n, s.seed, 2]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([first.hash, suite, n, s.seed, SAMPLES_VERSION]).encode()).hexdigest()[:16]
     cdir = _cache_dir()
     path = cdir / f"{PROBLEM}-{suite}-{key}.npz" if cdir else None
     meta = {"train_suite": suite, "train_instances": n}
@@ -151,13 +175,12 @@ def training_samples(suite: str = "train", count: int | None = None) -> tuple[di
 def decode_x(x: np.ndarray, shape: np.ndarray, variant: str, p_min: float, p_max: float) -> np.ndarray:
     """Raw sample input -> float32 network input (n, *shape).
 
-    Encoding maps are unpacked to 0/1; sweep powers (dB) are normalised with the gain label's
+    Binned profiles become fractions in [0, 1]; sweep powers (dB) are normalised with the gain label's
     :math:`P_{min}, P_{max}` as in eq. (20), clipped to [-1, 1.5]; box matrices pass unchanged.
     """
     n = len(x)
-    if INPUT[variant] == "enc_map":
-        size = int(np.prod(shape))
-        return np.unpackbits(x, axis=1, count=size).reshape(n, *shape).astype(np.float32)
+    if INPUT[variant] == "bem_profile":
+        return (np.asarray(x, np.float32).reshape(n, *shape) / 255.0).astype(np.float32)
     if INPUT[variant] == "sweep_power":
         return np.clip((x - p_min) / (p_max - p_min), -1.0, 1.5).astype(np.float32)
     return np.asarray(x, np.float32)

@@ -1,48 +1,44 @@
 r"""The BEM-GBPN network and its variants for ``sumrate-bs-beam`` (torch, imported lazily).
 
 Li, Zhou, Guo, Gao, Yang, Ma, "Out-of-Band Modality Synergy Based Multi-User Beam Prediction and
-Proactive BS Selection with Zero Pilot Overhead", Sec. III-B-2..4 and IV-C-1: the CNN cell (eq. (9)),
-the FC embedding (eqs. (10)-(11)), the GRU (eqs. (12)-(17)), the experts (eq. (18)), the linear routers
+Proactive BS Selection with Zero Pilot Overhead", Sec. III-B-2..4 and IV-C-1: the spatial feature
+extraction (SFE, eqs. (9)-(11)), the GRU (eqs. (12)-(17)), the experts (eq. (18)), the linear routers
 (eq. (19)), the gain head (eq. (22)) and the beam head (eq. (24)). torch is imported inside functions
 only (:func:`build_model` builds the classes on first use), so importing this module is cheap. The
 inputs are in :mod:`.gbpn_features`, the training in :mod:`.gbpn_train`, the decision rule and the
 solvers in :mod:`.gbpn`.
 
-* ``bem-gbpn``: per frame, CNN cells ``Conv -> BatchNorm -> ReLU -> 2x2 MaxPool``
-  (eq. (9)) on the 2-channel binary encoding map ``enc_map`` (the user's box,
-  every other vehicle's box), then a fully connected layer (eqs. (10)-(11));
-  a 2-layer GRU over the :math:`T_p` frames (eqs. (12)-(17)), its last output
-  :math:`V`; :math:`I = 3` experts :math:`K_i = \mathrm{EXP}_i(V)` (eq. (18)); two
-  linear routers :math:`\eta_1 = W_1 V`, :math:`\eta_2 = W_2 V` (eq. (19), no
-  softmax, as written) mixing the experts into the gain head
+* ``bem-gbpn``: per frame, the SFE reads the 2-channel binary encoding map (the user's box, every
+  other vehicle's box; 320 x 480 pixels) through its row and column occupancy profiles (40 row bins
+  and 160 column bins per channel, :mod:`.gbpn_features`) with one fully connected layer
+  400 -> 128 (ReLU; the paper's FC 128 of eqs. (10)-(11)); a 2-layer GRU over
+  the :math:`T_p` = 20 frames (eqs. (12)-(17)), its last output :math:`V`; :math:`I = 3` experts
+  :math:`K_i = \mathrm{EXP}_i(V)` (eq. (18)); two linear routers :math:`\eta_1 = W_1 V`,
+  :math:`\eta_2 = W_2 V` (eq. (19), no softmax, as written) mixing the experts into the gain head
   :math:`\hat r' = \sigma(\mathrm{FC}(\sum_i \eta_{1,i} K_i))` (eq. (22)) and the beam head
-  :math:`\hat p = \sigma(\mathrm{FC}(\sum_i \eta_{2,i} K_i)) \in (0,1)^{N_T}` (eq. (24)).
-  The network returns the logits; the sigmoids are applied by the loss and by inference.
-* ``bb-gbpn``: the same network with the CNN replaced by an MLP
-  (128-256-512-128, the paper's sizes) on the 10 x 4 box matrix ``box_matrix``.
+  :math:`\mathrm{FC}(\sum_i \eta_{2,i} K_i)` (eq. (24), with a softmax over the :math:`N_T` beams in
+  place of the paper's sigmoid: see :mod:`.gbpn_train`). The network returns the logits; the
+  sigmoid / softmax are applied by the loss and by inference.
+* ``bb-gbpn``: the same network with the SFE an MLP (128-256-512-128, the paper's sizes) on the
+  10 x 4 box matrix ``box_matrix``.
 * ``p-gbpn``: the same MLP on the past beam-sweep powers ``sweep_power``.
 * ``bem-gbpn-nomoe``: ``bem-gbpn`` with the MoE replaced by two MLPs,
   :math:`V`-32-1 (gain) and :math:`V`-128-64 (beam), as in Fig. 10's ablation.
 
-**Reductions** (the paper's value in brackets; :data:`CONFIG`), chosen so that the four train
-in well under 30 minutes on 2 CPU cores:
+**Departures** (the paper's value in brackets; :data:`CONFIG`):
 
-* encoding map 48 x 80 [320 x 480], :math:`T_p` = 10 frames [20] (set by the
-  problem's scenario);
-* 3 CNN cells (in, out, kernel, stride) = (2, 4, 5, 2), (4, 16, 3, 1),
-  (16, 32, 3, 1), no padding, each with a 2x2 max-pool (48 x 80 -> 22 x 38 ->
-  11 x 19 -> 9 x 17 -> 4 x 8 -> 2 x 6 -> 1 x 3, 96 features) [4 cells
-  (2,4,11,2), (4,16,7,2), (16,64,5,1), (64,256,3,1), padding not stated;
-  2560 features], FC 128 [128];
-* GRU 128 x 2 layers [256 x 2]; experts 128 -> 128 -> 64 [256 -> 256 -> 128];
-  no-MoE heads 128-32-1 and 128-128-64 [256-32-1, 256-128-64];
-* BB/P SFE MLP 128-256-512-128 [same];
+* SFE: fully connected layers on the binned row / column occupancy profiles
+  [4 CNN cells (2,4,11,2), (4,16,7,2), (16,64,5,1), (64,256,3,1) with 2x2 max-pools on the full
+  320 x 480 map, ending at 2 x 5 x 256, then FC 128]. The profiles keep the box's horizontal
+  position at 3-pixel resolution (160 column bins, against the paper's 5 columns at the last
+  cell), which is what fixes the beam; a CNN on the full map is about 2 s per sample step on
+  this CPU, weeks for the paper's 100 epochs;
+* GRU 128 x 2 layers [256 x 2], so that a decision for four users (about 10 (user, BS) pairs of
+  20 frames) stays within milliseconds on one core (GRU 256 costs 3.5x the GRU 128's operations);
+  3 experts 132 -> 256 -> 128 [256 -> 256 -> 128], no-MoE heads 132-32-1 and 132-128-64
+  [256-32-1, 256-128-64] (132 = the GRU's 128 + the BS one-hot);
 * **one model shared by the B BSs** [one model per BS], with a one-hot of the BS index appended to
-  :math:`V` (the experts', routers' and heads' input), so each BS keeps its own bias;
-* the beam head's bias starts at the one-hot prior :math:`\log(1/(N_T - 1))`.
-
-Inference: about 0.6 ms per (user, seeing BS) pair for the BEM networks, 0.25 ms for BB/P (the
-project's shared 2-core machine, one torch thread).
+  :math:`V` (the experts', routers' and heads' input), so each BS keeps its own bias.
 """
 from __future__ import annotations
 
@@ -55,16 +51,15 @@ from mmopt.problems.sumrate_bs_beam.solvers.gbpn_features import INPUT
 
 __all__ = ["CONFIG", "build_model", "model_from_state"]
 
-#: reduced sizes (the paper's in the module docstring)
+#: sizes (the paper's in the module docstring)
 CONFIG = {
-    "cells": [[2, 4, 5, 2, 0], [4, 16, 3, 1, 0], [16, 32, 3, 1, 0]],   # in, out, kernel, stride, padding
-    "fc": 128,
+    "profile": [128],           # SFE on the binned profiles: the paper's FC 128
     "mlp": [128, 256, 512, 128],
     "gru": 128,
     "gru_layers": 2,
     "experts": 3,
-    "expert_hidden": 128,
-    "expert_out": 64,
+    "expert_hidden": 256,
+    "expert_out": 128,
     "nomoe_gain": 32,
     "nomoe_beam": 128,
     "n_bs": 4,
@@ -76,30 +71,13 @@ def _torch_classes():
     import torch
     from torch import nn
 
-    class CNNSFE(nn.Module):
-        """Spatial feature extraction on the encoding map: CNN cells (eq. (9)) + FC (eqs. (10)-(11))."""
-
-        def __init__(self, cfg, hw):
-            super().__init__()
-            layers = []
-            for cin, cout, k, s, p in cfg["cells"]:
-                layers += [nn.Conv2d(cin, cout, k, s, p), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
-            self.cells = nn.Sequential(*layers)
-            with torch.no_grad():
-                n = self.cells(torch.zeros(1, cfg["cells"][0][0], *hw)).numel()
-            self.fc = nn.Sequential(nn.Linear(n, cfg["fc"]), nn.ReLU())
-            self.out = cfg["fc"]
-
-        def forward(self, x):                       # (n, 2, H, W)
-            return self.fc(self.cells(x).flatten(1))
-
     class MLPSFE(nn.Module):
-        """The BB-GBPN / P-GBPN per-frame MLP (128-256-512-128)."""
+        """Per-frame MLP: the profile SFE of BEM-GBPN, the 128-256-512-128 SFE of BB-GBPN / P-GBPN."""
 
-        def __init__(self, cfg, n_in):
+        def __init__(self, sizes, n_in):
             super().__init__()
             layers, d = [], n_in
-            for h in cfg["mlp"]:
+            for h in sizes:
                 layers += [nn.Linear(d, h), nn.ReLU()]
                 d = h
             self.net = nn.Sequential(*layers)
@@ -115,8 +93,8 @@ def _torch_classes():
             super().__init__()
             self.variant, self.cfg = variant, cfg
             frame = tuple(int(v) for v in in_shape[1:])        # in_shape = (T_p, *frame)
-            self.sfe = CNNSFE(cfg, frame[-2:]) if INPUT[variant] == "enc_map" else \
-                MLPSFE(cfg, int(np.prod(frame)))
+            sizes = cfg["profile"] if INPUT[variant] == "bem_profile" else cfg["mlp"]
+            self.sfe = MLPSFE(sizes, int(np.prod(frame)))
             self.gru = nn.GRU(self.sfe.out, cfg["gru"], num_layers=cfg["gru_layers"], batch_first=True)
             d = cfg["gru"] + cfg["n_bs"]
             self.moe = not variant.endswith("nomoe")
@@ -134,10 +112,6 @@ def _torch_classes():
                                               nn.Linear(cfg["nomoe_gain"], 1))
                 self.beam_mlp = nn.Sequential(nn.Linear(d, cfg["nomoe_beam"]), nn.ReLU(),
                                               nn.Linear(cfg["nomoe_beam"], n_beams))
-            # beam-head bias at the prior log-odds of a one-hot label (1 / N_T), so the BCE starts near
-            # its chance level instead of spending the first steps pushing 63 outputs down
-            head = self.beam_fc if self.moe else self.beam_mlp[-1]
-            nn.init.constant_(head.bias, -float(np.log(n_beams - 1)))
 
         def forward(self, x, bs):
             """``x`` (n, T_p, *frame) float; ``bs`` (n,) long. Returns gain logit (n,), beam logits (n, N)."""
