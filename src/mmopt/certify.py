@@ -16,7 +16,28 @@ from .registry import get_problem, get_solver
 from .runner import execute
 from .schema import Cell, Row
 
-__all__ = ["compute_references"]
+__all__ = ["compute_references", "checkpoint_dir"]
+
+
+def checkpoint_dir(problem_name: str, suite: str) -> Path:
+    """Where a split reference solver keeps its per-instance checkpoints.
+
+    Parameters
+    ----------
+    problem_name : str
+        The problem's name.
+    suite : str
+        The suite's name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``$MMOPT_CHECKPOINTS`` (default ``./mmopt-checkpoints``) / problem / suite; a rerun of the same
+        command resumes every unfinished instance from its file there.
+    """
+    import os
+
+    return Path(os.environ.get("MMOPT_CHECKPOINTS") or "mmopt-checkpoints") / problem_name / suite
 
 
 def compute_references(problem_name: str, suite: str, solver_name: str, params: Mapping | None = None,
@@ -48,9 +69,12 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
     progress : bool, optional
         Print one line per certified instance.
     workers : int, optional
-        Workers of :func:`mmopt.runner.execute` (0: the cells run here, one by one).
+        Workers of :func:`mmopt.runner.execute` (0: the cells run here, one by one; ``None``: one per
+        core). A solver with a ``scheduler`` parameter (``bnb`` of ``random-beam-config``) instead gets a
+        local cluster of that many workers, splits each instance over it, and the instances run one after
+        another, checkpointed to :func:`checkpoint_dir` (a killed run resumes from there).
     scheduler : str, optional
-        Address of a Dask scheduler to run the cells on.
+        Address of a Dask scheduler to run the cells on (or to split each instance over).
     time_limit : float, optional
         Seconds per cell (``None``: no limit).
 
@@ -73,7 +97,24 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
     idx = list(indices) if indices is not None else list(range(count))
     write_manifest(p, suite, root)
     hashes = load_manifest(problem_name, suite, root)
-    cells = [Cell(problem=problem_name, suite=suite, index=i, solver=solver_name, params=params,
+    # a solver that splits one instance over a Dask cluster (parameter ``scheduler``) gets the cluster, and the
+    # instances run one after another here; every other solver gets one instance per worker
+    split = "scheduler" in s.params and (bool(scheduler) or workers is None or workers > 0)
+    cell_params, client = dict(params), None
+    if split:
+        from .runner import make_client
+
+        client = make_client(workers, scheduler)
+        cell_params["scheduler"] = client.scheduler.address
+        if "checkpoint" in s.params and not cell_params.get("checkpoint"):
+            cell_params["checkpoint"] = str(checkpoint_dir(problem_name, suite))
+        if progress:
+            n = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+            print(f"{solver_name}: each instance split over {n} Dask worker(s) at {client.scheduler.address}"
+                  + (f", checkpoints in {cell_params['checkpoint']}" if cell_params.get("checkpoint") else ""),
+                  flush=True)
+        params = {k: v for k, v in params.items() if k not in ("scheduler", "checkpoint")}
+    cells = [Cell(problem=problem_name, suite=suite, index=i, solver=solver_name, params=cell_params,
                   seed=int(params.get("seed", 0)), hash=hashes[i], key=hashes[i], time_limit=time_limit) for i in idx]
     recs, errors = [], []
 
@@ -91,12 +132,19 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
                           f"evaluates to {val}")
             return
         value = float(stats["value"]) if status == "bound" else val
+        bound = None if stats.get("bound") is None else float(stats["bound"])
         rec = {"problem": problem_name, "suite": suite, "instance": row.instance, "index": row.instance_index,
-               "hash": row.instance_hash, "value": value,
-               "bound": None if stats.get("bound") is None else float(stats["bound"]), "status": status,
+               "hash": row.instance_hash, "value": value, "bound": bound, "status": status,
                "method": solver_name, "tolerance": tol, "solver_version": int(s.version),
                "seconds": round(float(row.seconds), 4), "params": dict(params),
                "solution": stats.get("reference_solution")}
+        if bound is not None and status in ("opt", "best") and value:
+            # the bracket: how far the certified bound may lie above the value (0 when optimal)
+            rec["bracket"] = 0.0 if status == "opt" else round(abs(bound / value - 1.0), 6)
+        if split:
+            rec["workers"] = stats.get("workers")
+            if stats.get("elapsed_total_s") is not None:   # wall time over every resumed run
+                rec["wall_s"] = round(float(stats["elapsed_total_s"]), 2)
         if status not in REFERENCE_STATUSES:
             errors.append(f"{solver_name} on {row.instance}: reference status must be one of "
                           f"{REFERENCE_STATUSES}, got {status!r}")
@@ -105,7 +153,19 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
         if progress:
             print(f"{problem_name}/{row.instance}: {value:.6g} ({status}, {row.seconds:.2f} s)", flush=True)
 
-    execute(cells, workers=workers, scheduler=scheduler, on_row=on_row)
+    try:
+        if split:
+            execute(cells, workers=0, on_row=on_row)
+        else:
+            execute(cells, workers=workers, scheduler=scheduler, on_row=on_row)
+    finally:
+        if client is not None:
+            from .runner import _is_local
+
+            cluster = client.cluster if _is_local(client) else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
     if errors:
         raise MmoptError(f"{len(errors)} instance(s) failed, nothing written; first: {errors[0]}")
     if len(recs) != len(cells):

@@ -599,7 +599,9 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
 @click.option("--param", "params", multiple=True)
 @click.option("--out-dir", default=None, type=click.Path(file_okay=False),
               help="Folder with one sub-folder of reference files per problem id (default: each problem's references/ folder).")
-@click.option("--workers", type=int, default=None, help="Local Dask workers (default one per core; 0: here).")
+@click.option("--workers", type=int, default=None,
+              help="Local Dask workers (default one per core; 0: here, one instance at a time). A solver that "
+                   "splits an instance (random-beam-config's bnb) uses them all on each instance in turn.")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
 def references(problem, suite, solver_name, params, out_dir, workers, scheduler):
     """Recompute the reference records of a suite with a reference solver."""

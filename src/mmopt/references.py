@@ -35,6 +35,9 @@ REFERENCE_STATUSES = ("opt", "best", "bound")
 #: the fields of a record, in the order they are written
 RECORD_FIELDS = ("problem", "suite", "instance", "index", "hash", "value", "bound", "status", "method",
                  "tolerance", "solver_version", "seconds", "params")
+#: written after them where present: the relative width of the certified bracket (bound / value - 1; 0 when
+#: optimal), and for an instance split over a Dask cluster the workers and the wall time over every resumed run
+OPTIONAL_FIELDS = ("bracket", "workers", "wall_s")
 
 
 def reference_dir(problem: str, root: Path | None = None) -> Path:
@@ -134,6 +137,7 @@ def load_references(problem: str, suite: str, root: Path | None = None) -> dict[
 def _record(r: Mapping) -> dict:
     """The record's fields in order; ``solution`` only where the reference solver kept one."""
     out = {k: r.get(k) for k in RECORD_FIELDS}
+    out.update({k: r[k] for k in OPTIONAL_FIELDS if r.get(k) is not None})
     if r.get("solution") is not None:
         out["solution"] = r["solution"]
     return out

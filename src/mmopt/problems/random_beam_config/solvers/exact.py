@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -290,10 +291,52 @@ def _clusters(instance, gnbs, size: int) -> list[list[int]]:
     return [[int(gnbs[a]) for a in cl] for cl in out]
 
 
-class _BnB:
-    """Depth-first branch-and-bound over one independent group of gNBs, cluster by cluster."""
+def cluster_table_rows(bb: BeamBounds, lists: dict, cl: list[int], G: int, first=None) -> np.ndarray:
+    """Raw table of one cluster (see :func:`cluster_table`), for the positions ``first`` (default all) of
+    its first member's configurations when it has more than one member."""
+    a, c = np.zeros(G, dtype=bool), np.zeros(G, dtype=np.int64)
+    *head, last = cl
+    sizes = [len(lists[g]) for g in cl]
+    if head and first is not None:
+        sizes[0] = len(first)
+    tab = np.empty(sizes)
+    a[head] = True
+    ranges = [range(len(lists[g])) for g in head]
+    if head and first is not None:
+        ranges[0] = list(first)
+    for pos in itertools.product(*[range(len(r)) for r in ranges]):
+        for g, r, j in zip(head, ranges, pos):
+            c[g] = lists[g][r[j]]
+        tab[pos] = sum(bb.value(g, a, c, extra=(last, lists[last])) for g in cl)
+    return tab
 
-    def __init__(self, instance, gnbs, zones, deadline, cluster: int = 3):
+
+def project_table(tab: np.ndarray) -> list[np.ndarray]:
+    """``[t_0, ..., t_m]``: the raw table max-projected over its trailing members."""
+    proj = [tab]
+    for _ in range(tab.ndim):
+        proj.append(proj[-1].max(axis=-1))
+    return proj[::-1]
+
+
+def cluster_table(bb: BeamBounds, lists: dict, cl: list[int], G: int) -> list[np.ndarray]:
+    """Static table of one cluster: the joint bound of its members' :math:`F_g` over their joint configurations
+    with every gNB outside it unassigned, then max-projected over trailing members (``[t_0, ..., t_m]``,
+    ``t_j`` indexed by the first j members' configuration positions; members are assigned in cluster order)."""
+    return project_table(cluster_table_rows(bb, lists, cl, G))
+
+
+class _BnB:
+    """Depth-first branch-and-bound over one independent group of gNBs, cluster by cluster.
+
+    A node is a prefix: the configurations of the first gNBs of ``order``. :meth:`search` explores the
+    subtree of a prefix until its deadline and leaves the unexplored nodes, with their bounds, in
+    ``frontier`` (the serial search starts from the root; the distributed one,
+    :mod:`~mmopt.problems.random_beam_config.solvers.distributed`, hands prefixes to Dask workers).
+    ``poll``/``publish`` (optional callables) read and share the incumbent value with other searches.
+    """
+
+    def __init__(self, instance, gnbs, zones, deadline, cluster: int = 3, tables=None):
         G = instance["valid"].shape[0]
         self.inst, self.zones, self.deadline = instance, np.asarray(zones, dtype=np.int64), deadline
         self.bb = BeamBounds(instance, list(gnbs), zones)
@@ -304,55 +347,25 @@ class _BnB:
         self.assigned = np.zeros(G, dtype=bool)
         self.cfg = np.zeros(G, dtype=np.int64)
         self.choice = np.zeros(G, dtype=np.int64)
-        # static cluster tables: joint bound of a cluster's F_g with every gNB outside it unassigned,
-        # max-projected over the members not yet assigned (members are assigned in cluster order)
-        self.tables = [self._table(cl) for cl in self.clusters]
+        self.tables = tables if tables is not None else [cluster_table(self.bb, self.lists, cl, G)
+                                                         for cl in self.clusters]
         self.filled = [0] * len(self.clusters)
         self.per = {int(g): float(self.bb.value(g, self.assigned, self.cfg)) for g in gnbs}
         self.stat = [float(tab[0]) for tab in self.tables]
         self.root = self.total()
         self.nodes, self.timed_out, self.open_bound = 0, False, -np.inf
-
-    def _table(self, cl):
-        a, c = self.assigned.copy(), self.cfg.copy()
-        *head, last = cl
-        tab = np.empty([len(self.lists[g]) for g in cl])
-        a[head] = True
-        for idx in itertools.product(*[range(len(self.lists[g])) for g in head]):
-            for g, j in zip(head, idx):
-                c[g] = self.lists[g][j]
-            tab[idx] = sum(self.bb.value(g, a, c, extra=(last, self.lists[last])) for g in cl)
-        proj = [tab]
-        for _ in cl:
-            proj.append(proj[-1].max(axis=-1))
-        return proj[::-1]
+        self.frontier: list[tuple[tuple[int, ...], float]] = []
+        self.poll = self.publish = None
+        self.poll_every, self._next_poll = 0.5, 0.0
 
     def total(self):
         return sum(min(self.stat[q], sum(self.per[g] for g in cl)) for q, cl in enumerate(self.clusters))
 
-    def run(self, incumbent: np.ndarray, inc_val: float):
-        self.best, self.best_val = incumbent.copy(), inc_val
-        self._dfs(0)
-        if self.timed_out and self.nodes == 0:  # the deadline passed before the root was expanded: only its bound holds
-            self.open_bound = max(self.open_bound, float(self.root))
-        return self.best, self.best_val
-
-    def _dfs(self, depth):
-        if time.perf_counter() > self.deadline:
-            self.timed_out = True
-        if self.timed_out:
-            return
-        self.nodes += 1
+    # -- one level of the tree ------------------------------------------------------------------
+    def _expand(self, depth):
+        """Bounds of the children of the current node (``order[depth]`` taking each of its configurations)."""
         h = int(self.order[depth])
         hc = self.lists[h]
-        if depth == len(self.order) - 1:
-            rows = np.repeat(self.cfg[self.order][None, :], len(hc), axis=0)
-            rows[:, depth] = hc
-            t = network_rates(self.inst, rows, self.order, self.zones)
-            k = int(np.argmax(t))
-            if t[k] > self.best_val * (1 + 1e-12):
-                self.best_val, self.best = float(t[k]), rows[k].copy()
-            return
         q, m = self.cl_of[h], self.filled[self.cl_of[h]]
         cl = self.clusters[q]
         new = {int(g): self.bb.value(g, self.assigned, self.cfg, extra=(h, hc))
@@ -362,21 +375,125 @@ class _BnB:
         for qq, members in enumerate(self.clusters):
             dyn = sum(new[g] if g in new else self.per[g] for g in members)
             ub += np.minimum(sq if qq == q else self.stat[qq], dyn)
-        saved, saved_stat = {g: self.per[g] for g in new}, self.stat[q]
+        return h, hc, q, m, new, sq, ub
+
+    def _assign(self, exp, k):
+        h, hc, q, m, new, sq, _ = exp
+        undo = (h, q, m, {g: self.per[g] for g in new}, self.stat[q])
+        self.assigned[h], self.cfg[h], self.choice[h], self.filled[q] = True, hc[k], k, m + 1
+        self.stat[q] = float(sq[k])
+        for g in new:
+            self.per[g] = float(new[g][k])
+        return undo
+
+    def _unassign(self, undo):
+        h, q, m, per, stat = undo
+        self.per.update(per)
+        self.stat[q], self.filled[q] = stat, m
+        self.assigned[h], self.cfg[h], self.choice[h] = False, 0, 0
+
+    def children(self, prefix) -> list[tuple[tuple[int, ...], float]]:
+        """The children of node ``prefix`` with their bounds (leaves: their exact values)."""
+        undos, bound = self._descend(prefix)
+        try:
+            depth = len(prefix)
+            if depth == len(self.order):
+                return []
+            h, hc, *_, ub = exp = self._expand(depth)
+            if depth == len(self.order) - 1:
+                rows = np.repeat(self.cfg[self.order][None, :], len(hc), axis=0)
+                rows[:, depth] = hc
+                ub = network_rates(self.inst, rows, self.order, self.zones)
+            return [((*prefix, int(hc[k])), float(ub[k])) for k in range(len(hc))]
+        finally:
+            for u in reversed(undos):
+                self._unassign(u)
+
+    def _descend(self, prefix):
+        """Assign ``prefix`` level by level (the bounds along the way as in the search); returns the undo
+        records and the bound of the node."""
+        undos, bound = [], float(self.root)
+        for d, c in enumerate(prefix):
+            exp = self._expand(d)
+            k = int(np.searchsorted(exp[1], c))
+            if k >= len(exp[1]) or exp[1][k] != c:
+                for u in reversed(undos):
+                    self._unassign(u)
+                raise ValueError(f"configuration {c} is not a candidate of gNB {exp[0]}")
+            bound = min(bound, float(exp[6][k]))
+            undos.append(self._assign(exp, k))
+        return undos, bound
+
+    # -- the search -----------------------------------------------------------------------------
+    def run(self, incumbent: np.ndarray, inc_val: float):
+        """Serial search from the root until the deadline (``frontier``: what is left open)."""
+        return self.search((), incumbent, inc_val)
+
+    def search(self, prefix, incumbent: np.ndarray, inc_val: float, bound: float = np.inf):
+        """Explore the subtree of ``prefix`` (node bound ``bound``, default recomputed) until the deadline.
+
+        Returns ``(best, best_val)`` over ``order`` (``incumbent`` when nothing better is found); the
+        nodes left open are in ``frontier`` and their largest bound in ``open_bound``; ``found`` is
+        ``(value, config)`` of the best completion this search evaluated itself, if it beat the incumbent
+        (``best_val`` may also rise through ``poll`` without a configuration).
+        """
+        self.best, self.best_val = np.asarray(incumbent, dtype=np.int64).copy(), float(inc_val)
+        self.frontier, self.timed_out, self.found = [], False, None
+        undos, b = self._descend(tuple(int(c) for c in prefix))
+        try:
+            self._dfs(len(prefix), min(b, float(bound)))
+        finally:
+            for u in reversed(undos):
+                self._unassign(u)
+        self.open_bound = max((f[1] for f in self.frontier), default=-np.inf)
+        return self.best, self.best_val
+
+    def _prefix(self, depth, extra=()):
+        return tuple(int(c) for c in self.cfg[self.order[:depth]]) + tuple(int(c) for c in extra)
+
+    def _sync(self):
+        if self.poll is None:
+            return
+        now = time.perf_counter()
+        if now >= self._next_poll:
+            self._next_poll = now + self.poll_every
+            self.best_val = max(self.best_val, float(self.poll()))
+
+    def _dfs(self, depth, bound):
+        if time.perf_counter() > self.deadline:
+            self.timed_out = True
+        if self.timed_out:
+            self.frontier.append((self._prefix(depth), float(bound)))
+            return
+        self._sync()
+        if bound <= self.best_val * (1 + TOL):
+            return
+        self.nodes += 1
+        exp = self._expand(depth) if depth < len(self.order) - 1 else None
+        if exp is None:   # the last gNB (or a complete prefix): evaluate every completion at once
+            rows = self.cfg[self.order][None, :]
+            if depth < len(self.order):
+                hc = self.lists[int(self.order[depth])]
+                rows = np.repeat(rows, len(hc), axis=0)
+                rows[:, depth] = hc
+            t = network_rates(self.inst, rows, self.order, self.zones)
+            k = int(np.argmax(t))
+            if t[k] > self.best_val * (1 + 1e-12):
+                self.best_val, self.best = float(t[k]), rows[k].copy()
+                self.found = (self.best_val, self.best.copy())   # this search's own improvement
+                if self.publish is not None:
+                    self.publish(self.best_val)
+            return
+        hc, ub = exp[1], exp[6]
         for k in np.argsort(-ub, kind="stable"):
             if ub[k] <= self.best_val * (1 + TOL):
                 break
-            if not self.timed_out:
-                self.assigned[h], self.cfg[h], self.choice[h], self.filled[q] = True, hc[k], k, m + 1
-                self.stat[q] = float(sq[k])
-                for g in new:
-                    self.per[g] = float(new[g][k])
-                self._dfs(depth + 1)
-                self.per.update(saved)
-                self.stat[q], self.filled[q] = saved_stat, m
-                self.assigned[h], self.cfg[h], self.choice[h] = False, 0, 0
             if self.timed_out:
-                self.open_bound = max(self.open_bound, float(ub[k]))
+                self.frontier.append((self._prefix(depth, (hc[k],)), float(ub[k])))
+                continue
+            undo = self._assign(exp, k)
+            self._dfs(depth + 1, float(ub[k]))
+            self._unassign(undo)
 
 
 def _incumbent(instance, gs, zs, restarts: int, deadline: float = np.inf):
@@ -437,13 +554,43 @@ def _bnb_applies(instance, max_products=1e8, **_):
 
 
 @solver("bnb", problems=[PROBLEM], kind="reference", version=3, applies=_bnb_applies)
-def bnb(instance, *, time_limit=600.0, max_products=1e8, restarts=8, cluster=3):
-    """Branch-and-bound on T over the gNBs of each independent group (exact when it completes)."""
+def bnb(instance, *, time_limit=600.0, max_products=1e8, restarts=8, cluster=3, scheduler="", checkpoint="",
+        slice_s=10.0, search_s=60.0):
+    """Branch-and-bound on T over the gNBs of each independent group (exact when it completes).
+
+    With ``scheduler`` (a Dask scheduler's address; ``mmopt references --workers N`` starts one) the tree is
+    searched by that cluster's workers (:mod:`~mmopt.problems.random_beam_config.solvers.distributed`,
+    incumbent heuristics for at most ``search_s``, subtrees of at most ``slice_s`` seconds), with its open
+    nodes checkpointed to the JSON file ``checkpoint`` (or, when it names a folder, a file named by the
+    instance hash in it) from which a killed run resumes.
+    """
     t0 = time.perf_counter()
     reason = _bnb_applies(instance, max_products)
     if reason:
         raise MmoptError(f"bnb declines this instance: {reason}")
-    cfg, proven, bound, nodes, root = bnb_search(instance, float(time_limit), int(restarts), int(cluster))
+    extra = {}
+    if scheduler:
+        from mmopt.runner import make_client
+
+        from .distributed import distributed_bnb
+
+        ck = None
+        if checkpoint:
+            ck = Path(checkpoint)
+            if ck.suffix != ".json":
+                ck = ck / f"{instance.hash[:16]}.json"
+        client = make_client(scheduler=str(scheduler))
+        try:
+            cfg, proven, bound, extra = distributed_bnb(instance, client, time_limit=float(time_limit),
+                                                        cluster=int(cluster), restarts=int(restarts),
+                                                        slice_s=float(slice_s), search_s=float(search_s),
+                                                        checkpoint=ck)
+        finally:
+            client.close()
+        nodes, root = extra.pop("nodes"), extra.pop("root_bound")
+        extra = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in extra.items()}
+    else:
+        cfg, proven, bound, nodes, root = bnb_search(instance, float(time_limit), int(restarts), int(cluster))
     value = float(network_rates(instance, cfg[None, :])[0])
     if proven:
         bound = value
@@ -453,7 +600,7 @@ def bnb(instance, *, time_limit=600.0, max_products=1e8, restarts=8, cluster=3):
         proven = bound - value <= TOL * abs(value)
     return {"config": cfg}, {"value": value, "bound": float(bound), "status": "opt" if proven else "best",
                              "tolerance": TOL, "nodes": int(nodes), "root_bound": float(root),
-                             "seconds": time.perf_counter() - t0}
+                             "seconds": time.perf_counter() - t0, **extra}
 
 
 @solver("cluster-bound", problems=[PROBLEM], kind="reference", version=2)
