@@ -162,20 +162,29 @@ def _superset_mean_max(base_num, base_den, se, w, extra):
     r"""Largest weighted mean :math:`\sum_S w\,se / \sum_S w` over sets ``certain`` :math:`\subseteq S \subseteq`
     ``certain`` :math:`\cup` ``extra`` (``base_num``/``base_den``: the sums over ``certain``); 0 when both are empty.
 
-    Adding the ``extra`` elements in decreasing ``se`` and keeping the best prefix
-    is optimal (a weighted mean grows by an element iff the element exceeds it).
+    The optimal set is ``certain`` plus every extra element above its mean (a weighted mean grows by an
+    element iff the element exceeds it). Found by Dinkelbach's iteration: from the mean m of ``certain``,
+    take the extras above m, recompute m, until the set stops changing (m rises at every step, and the
+    fixed point is the optimality condition; a few steps in practice). With ``certain`` empty it is the
+    largest extra value.
     """
-    key = np.where(extra, se, -np.inf)
-    order = np.argsort(-key, axis=-1)
-    ks = np.take_along_axis(key, order, -1)
-    ws = np.take_along_axis(np.where(extra, w, 0.0), order, -1)
-    ok = np.isfinite(ks)
-    num = base_num[..., None] + np.cumsum(np.where(ok, ws * np.where(ok, ks, 0.0), 0.0), -1)
-    den = base_den[..., None] + np.cumsum(ws, -1)
-    mean = np.where(ok, num / np.where(den > 0, den, 1.0), 0.0)
-    best = mean.max(-1) if mean.shape[-1] else np.zeros(np.shape(base_num))
-    base = np.where(base_den > 0, base_num / np.where(base_den > 0, base_den, 1.0), 0.0)
-    return np.maximum(best, base)
+    se_x = np.where(extra, se, -np.inf)
+    top = se_x.max(axis=-1) if se_x.shape[-1] else np.full(np.shape(base_num), -np.inf)
+    has = base_den > 0
+    m = np.where(has, base_num / np.where(has, base_den, 1.0), np.where(np.isfinite(top), top, 0.0))
+    if not np.any(has):
+        return m
+    wx = np.where(extra, w, 0.0)
+    wse = wx * np.where(extra, se, 0.0)
+    for _ in range(200):
+        sel = se_x > m[..., None]
+        num = base_num + np.where(sel, wse, 0.0).sum(axis=-1)
+        den = base_den + np.where(sel, wx, 0.0).sum(axis=-1)
+        new = np.where(has, num / np.where(has, den, 1.0), m)
+        if not np.any(new > m * (1 + 1e-14) + 1e-300):
+            return np.maximum(m, new)
+        m = np.maximum(m, new)
+    return m
 
 
 def _split_max(vals, ids, g, n):
@@ -217,8 +226,13 @@ class BeamBounds:
                     olo[:, s] = gl[:, :s].max(axis=1)
                 if s < S - 1:
                     ohi[:, s] = gl[:, s + 1:].max(axis=1)
-            self.loc[g] = {"L": L, "cs": cs, "gain": gl, "own": gl.sum(axis=1, keepdims=True) - gl, "olo": olo, "ohi": ohi,
-                           "act": act[g][cs], "w": v[L],
+            own = gl.sum(axis=1, keepdims=True) - gl
+            # only the active (configuration, slot) pairs carry a beam: the bound is computed on those
+            pc, ps = np.nonzero(act[g][cs])
+            pair_cfg = np.zeros((len(pc), len(cs)))
+            pair_cfg[np.arange(len(pc)), pc] = 1.0
+            self.loc[g] = {"L": L, "cs": cs, "w": v[L], "gain": gl[pc, ps], "den": 1.0 + own[pc, ps],
+                           "ok": ((gl > 0) & (gl > olo) & (gl >= ohi))[pc, ps], "pair_cfg": pair_cfg,
                            "nb": np.array([h for h in gnbs if h != g and t[h, L].any()], dtype=np.int64)}
 
     def neighbours(self, g) -> np.ndarray:
@@ -245,19 +259,18 @@ class BeamBounds:
             else:
                 a_hi = np.maximum(a_hi[None], self.cfg_max[h, hc][:, L])
         I_hi = I_lo + I_un
-        I_lo, I_hi, a_lo, a_hi, u_lo, u_hi = (np.asarray(x)[..., None, None, :]
+        I_lo, I_hi, a_lo, a_hi, u_lo, u_hi = (np.asarray(x)[..., None, :]
                                               for x in (I_lo, I_hi, a_lo, a_hi, u_lo, u_hi))
-        gl, own = d["gain"], d["own"]
-        beats_own = (gl > d["olo"]) & (gl >= d["ohi"])
-        sinr = gl / (1.0 + own + I_lo)
-        possible = (gl > 0) & beats_own & (sinr >= self.smin) & (gl > a_lo) & (gl >= a_hi)
-        certain = (possible & (gl > u_lo) & (gl >= u_hi) & (gl / (1.0 + own + I_hi) >= self.smin))
+        gl, own1 = d["gain"], d["den"]                      # (pairs, zones): active beams only
+        sinr = gl / (own1 + I_lo)
+        possible = d["ok"] & (sinr >= self.smin) & (gl > a_lo) & (gl >= a_hi)
+        certain = (possible & (gl > u_lo) & (gl >= u_hi) & (gl / (own1 + I_hi) >= self.smin))
         se = np.log2(1.0 + sinr)
         w = np.broadcast_to(d["w"], se.shape)
         num = np.where(certain, w * se, 0.0).sum(axis=-1)
         den = np.where(certain, w, 0.0).sum(axis=-1)
         mean = _superset_mean_max(num, den, se, w, possible & ~certain)
-        return self.W * np.where(d["act"], mean, 0.0).sum(axis=-1)
+        return self.W * (mean @ d["pair_cfg"])
 
     def value(self, g, assigned, cfg, extra=None):
         """Bound on :math:`F_g`: at g's configuration if assigned (or set by ``extra``), else its best."""
