@@ -603,10 +603,12 @@ def validate(target, problem, suite, count, time_limit, as_json, workers, schedu
               help="Local Dask workers (default one per core; 0: here, one instance at a time). A solver that "
                    "splits an instance (random-beam-config's bnb) uses them all on each instance in turn.")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
-def references(problem, suite, solver_name, params, out_dir, workers, scheduler):
+@click.option("--index", "indices", type=int, multiple=True,
+              help="Only these instance indices (repeatable); the file's other records are kept.")
+def references(problem, suite, solver_name, params, out_dir, workers, scheduler, indices):
     """Recompute the reference records of a suite with a reference solver."""
     from .certify import compute_references
-    from .registry import get_solver
+    from .registry import get_problem, get_solver
 
     from .runner import check_scheduler, check_workers
 
@@ -616,7 +618,13 @@ def references(problem, suite, solver_name, params, out_dir, workers, scheduler)
     s = get_solver(solver_name, problem)
     if not s.certifies:
         raise MmoptError(f"solver '{solver_name}' is a {s.kind}, not a reference solver")
+    if indices:
+        count = get_problem(problem).suite(suite).count
+        bad = [i for i in indices if not 0 <= i < count]
+        if bad:
+            raise MmoptError(f"--index {bad[0]}: suite '{suite}' has instances 0..{count - 1}")
     path = compute_references(problem, suite, solver_name, _params(params, scoped=False),
+                              indices=list(indices) or None,
                               root=Path(out_dir) if out_dir else None, workers=workers, scheduler=scheduler)
     click.echo(f"wrote {path}")
 

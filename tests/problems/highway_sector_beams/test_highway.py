@@ -79,6 +79,7 @@ def uniform_in_beam_road(beam, road, n, rng):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_case_geometry_sympy():
     res = verify_case_geometry()
     assert res and all(v == 0 for v in res.values()), res

@@ -156,7 +156,8 @@ def test_dp_prefers_one_handover_to_a_much_better_bs():
 
 
 @pytest.mark.parametrize("suite,index", [("smoke", i) for i in range(8)]
-                         + [("small", 0), ("small", 7), ("paper", 4), ("paper", 5), ("paper", 19)])
+                         + [("small", 0), ("small", 7),
+                            pytest.param("paper", 4, marks=pytest.mark.slow), ("paper", 5), ("paper", 19)])
 def test_dp_equals_milp_on_suites(suite, index):
     inst = P.generate(suite, index).readonly()
     s1, st1 = get_solver("dp").solve(inst)

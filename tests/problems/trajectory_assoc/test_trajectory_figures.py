@@ -25,6 +25,7 @@ def store(tmp_path_factory):
         return st.frame(problems=["trajectory-assoc"]), tmp
 
 
+@pytest.mark.slow
 def test_figs_3_to_5_from_the_paper_suite(store):
     frame, tmp = store
     p = get_problem("trajectory-assoc")

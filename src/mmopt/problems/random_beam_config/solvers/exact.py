@@ -26,7 +26,9 @@ By Lemma 1 the randomised problems (12)/(14) have the deterministic optimum
   :math:`\gamma_{b,z}/(1+I^{hi}_z) \ge \mathrm{SINR}_{\min}`; then
   :math:`\bar s_b \le \max_{\text{certain} \subseteq S \subseteq \text{possible}}`
   of the vehicle-weighted mean of :math:`\log_2(1+\gamma_{b,z}/(1+I^{lo}_z))` over S
-  (solved exactly by adding zones in decreasing value). An unassigned gNB
+  (solved exactly by Dinkelbach's iteration: from the mean over the certain zones, add the possible
+  zones above the mean, recompute, until the set is stable; only the active (configuration, slot) pairs
+  are evaluated). An unassigned gNB
   takes its best configuration. The gNBs are branched on in clusters of
   ``cluster`` = 3 that share many zones, one cluster after the other; each
   cluster also has a static table, over its members' joint configurations,
@@ -44,7 +46,9 @@ By Lemma 1 the randomised problems (12)/(14) have the deterministic optimum
   by the root and the interference-free bounds; the root bound itself when the
   time limit passes before the root is expanded, as when the cluster tables of
   a 15-20 gNB ``paper`` instance take the rest of it). Declines instances with more than
-  ``max_products`` (1e8) network configurations unless told otherwise.
+  ``max_products`` (1e8) network configurations unless told otherwise. With ``scheduler`` (what
+  ``mmopt references --workers N`` passes) the same tree is searched by the workers of a Dask cluster,
+  checkpointed (:mod:`~mmopt.problems.random_beam_config.solvers.distributed`).
 * ``cluster-bound``: the root bound of ``bnb`` with clusters of ``cluster`` = 4
   (at most the interference-free bound), status ``bound``, at any scale; at ``paper`` it is 1.10-1.60 times the
   best-known value where the interference-free bound is 2.3-3.6 times.
