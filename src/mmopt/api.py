@@ -571,8 +571,25 @@ class Problem(abc.ABC):
         """
         return []
 
+    def _figures_module(self):
+        """The module ``figures`` beside the problem's own module, if its package has one (else ``None``)."""
+        pkg = getattr(sys.modules.get(type(self).__module__), "__package__", None)
+        if not pkg or importlib.util.find_spec(f"{pkg}.figures") is None:
+            return None
+        return importlib.import_module(f"{pkg}.figures")
+
+    @property
+    def figure_docs(self) -> dict:
+        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``): the
+        ``FIGURE_DOCS`` of the problem package's ``figures`` module (empty without one)."""
+        mod = self._figures_module()
+        return dict(getattr(mod, "FIGURE_DOCS", None) or {}) if mod is not None else {}
+
     def plot(self, frame, out_dir, suite: str) -> list:
-        """Write the paper's figures for ``suite`` from the store rows (none by default).
+        """Write the paper's figures for ``suite`` from the store rows.
+
+        The problem package's ``figures`` module, when it has one, draws them
+        (its ``plot(problem, frame, out_dir, suite)``); none otherwise.
 
         Parameters
         ----------
@@ -586,9 +603,10 @@ class Problem(abc.ABC):
         Returns
         -------
         list of pathlib.Path
-            The files written; empty unless a subclass overrides this.
+            The files written; empty without a ``figures`` module or an override.
         """
-        return []
+        mod = self._figures_module()
+        return list(mod.plot(self, frame, out_dir, suite)) if mod is not None and hasattr(mod, "plot") else []
 
     def reproduction(self, frame, suite: str) -> list[dict]:
         """Rows of ``mmopt reproduce`` for ``suite`` (none by default).

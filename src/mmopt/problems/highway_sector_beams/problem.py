@@ -195,18 +195,6 @@ class HighwaySectorBeams(Problem):
         return [highway_cdf]
 
     # -- generation (suites with a "sweep" vary N and the model by index: Problem.instance_params) --
-    def plot(self, frame, out_dir, suite: str) -> list:
-        """Figs. 4-8 of the paper from the store rows (:mod:`mmopt.problems.highway_sector_beams.figures`)."""
-        from .figures import plot
-
-        return plot(self, frame, out_dir, suite)
-
-    @property
-    def figure_docs(self) -> dict:
-        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
-        from .figures import FIGURE_DOCS
-
-        return FIGURE_DOCS
 
     def cell_data(self, instance, solution) -> dict:
         """Per-cell data of Figs. 4, 5 and 8.

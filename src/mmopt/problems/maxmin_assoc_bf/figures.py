@@ -32,7 +32,7 @@ FIGURE_DOCS = {"pilot_sweep": "Figs. 6(a)/7(b): mean min rate against the number
                               "with the certified optimum"}
 
 
-def plot(frame, out: Path, suite: str) -> list[Path]:
+def plot(problem, frame, out: Path, suite: str) -> list[Path]:
     import pandas as pd
 
     # a cell belongs to pilots-N when its instance is one of that suite's (by hash): pilots-16 shares its

@@ -240,19 +240,6 @@ class MaxMinAssocBF(Problem):
     def objective(self, instance, solution) -> float:
         return min_rate(instance["H"], instance["noise"], solution["assoc"], solution["V"])
 
-    def plot(self, frame, out_dir, suite: str) -> list:
-        """The pilot sweep (Figs. 6(a), 7(b)) over every ``pilots-*`` suite in the store."""
-        from .figures import plot
-
-        return plot(frame, out_dir, suite)
-
-    @property
-    def figure_docs(self) -> dict:
-        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
-        from .figures import FIGURE_DOCS
-
-        return FIGURE_DOCS
-
     def metrics(self, instance, solution, reference=None) -> dict[str, float]:
         """SINR statistics and the association/beamforming split of the gap.
 

@@ -353,18 +353,6 @@ class SumrateBsBeam(Problem):
         """Figs. 9-12: top-k accuracy and ASRR of the predictors and baselines per U, with the gap to the optimum."""
         return _reproduction_rows(self, frame, suite)
 
-    def plot(self, frame, out_dir, suite: str) -> list:
-        """Figs. 9-12 of the paper from the store rows (:mod:`mmopt.problems.sumrate_bs_beam.figures`)."""
-        from .figures import plot
-
-        return plot(self, frame, out_dir, suite)
-
-    @property
-    def figure_docs(self) -> dict:
-        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
-        from .figures import FIGURE_DOCS
-
-        return FIGURE_DOCS
 
     def cell_data(self, instance, solution) -> dict:
         """Per-user data of Fig. 9: serving BS ``bs``, chosen ``beam`` and ``best_beam``, the beam of largest

@@ -398,18 +398,6 @@ class TrajectoryAssoc(Problem):
         """Sec. IV, Figs. 3-5: the paper's qualitative ordering of its baselines, with gaps to the optimum."""
         return _reproduction_rows(frame, suite)
 
-    def plot(self, frame, out_dir, suite: str) -> list:
-        """Figs. 3-5 of the paper from the store rows (:mod:`mmopt.problems.trajectory_assoc.figures`)."""
-        from .figures import plot
-
-        return plot(self, frame, out_dir, suite)
-
-    @property
-    def figure_docs(self) -> dict:
-        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
-        from .figures import FIGURE_DOCS
-
-        return FIGURE_DOCS
 
     def metrics(self, instance, solution, reference=None) -> dict[str, float]:
         """Aggregate throughput, handovers, F2, Alg. 1 violations; gaps to both optima from the ``dp`` record."""
