@@ -519,18 +519,6 @@ class RandomBeamConfig(Problem):
         and Fig. 9's change rates."""
         return _reproduction_rows(frame, suite)
 
-    def plot(self, frame, out_dir, suite: str) -> list:
-        """Figs. 7 and 9 of the paper from the store rows (:mod:`mmopt.problems.random_beam_config.figures`)."""
-        from .figures import plot
-
-        return plot(self, frame, out_dir, suite)
-
-    @property
-    def figure_docs(self) -> dict:
-        """File stem -> description of the figures :meth:`plot` writes (the index ``figures.md``)."""
-        from .figures import FIGURE_DOCS
-
-        return FIGURE_DOCS
 
     def cell_data(self, instance, solution) -> dict:
         """Per-cell data of Fig. 9: each gNB's own rate and its counted configuration changes.
