@@ -25,7 +25,7 @@ import numpy as np
 
 from mmopt.problems.random_beam_config import network_rates
 from mmopt.problems.random_beam_config.solvers.distributed import distributed_bnb
-from mmopt.problems.random_beam_config.solvers.exact import bnb_search
+from mmopt.problems.random_beam_config.solvers.bnb_tree import bnb_search
 from mmopt.registry import get_problem
 from mmopt.runner import make_client
 

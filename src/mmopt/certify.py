@@ -6,6 +6,7 @@ and :func:`mmopt.cell.run_cell`); the records and manifests are written by
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -13,7 +14,7 @@ from .api import MmoptError
 from .references import (REFERENCE_STATUSES, load_manifest, load_references, reference_path, write_manifest,
                          write_references)
 from .registry import get_problem, get_solver
-from .runner import execute
+from .runner import _is_local, execute, make_client
 from .schema import Cell, Row
 
 __all__ = ["compute_references", "checkpoint_dir"]
@@ -35,8 +36,6 @@ def checkpoint_dir(problem_name: str, suite: str) -> Path:
         ``$MMOPT_CHECKPOINTS`` (default ``./mmopt-checkpoints``) / problem / suite; a rerun of the same
         command resumes every unfinished instance from its file there.
     """
-    import os
-
     return Path(os.environ.get("MMOPT_CHECKPOINTS") or "mmopt-checkpoints") / problem_name / suite
 
 
@@ -102,8 +101,6 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
     split = "scheduler" in s.params and (bool(scheduler) or workers is None or workers > 0)
     cell_params, client = dict(params), None
     if split:
-        from .runner import make_client
-
         client = make_client(workers, scheduler)
         cell_params["scheduler"] = client.scheduler.address
         if "checkpoint" in s.params and not cell_params.get("checkpoint"):
@@ -160,8 +157,6 @@ def compute_references(problem_name: str, suite: str, solver_name: str, params: 
             execute(cells, workers=workers, scheduler=scheduler, on_row=on_row)
     finally:
         if client is not None:
-            from .runner import _is_local
-
             cluster = client.cluster if _is_local(client) else None
             client.close()
             if cluster is not None:

@@ -97,7 +97,7 @@ def test_exact_methods_agree_and_bound(smoke):
 
 
 def test_superset_mean_max_brute_force():
-    from mmopt.problems.random_beam_config.solvers.exact import _superset_mean_max
+    from mmopt.problems.random_beam_config.solvers.bnb_tree import _superset_mean_max
     rng = np.random.default_rng(4)
     for _ in range(300):
         n = int(rng.integers(1, 7))
@@ -116,7 +116,7 @@ def test_superset_mean_max_brute_force():
 
 def test_partial_assignment_bounds_dominate_every_completion(smoke):
     """The bnb node bound (sum of per-gNB bounds) >= T of the best completion, by enumeration."""
-    from mmopt.problems.random_beam_config.solvers.exact import BeamBounds
+    from mmopt.problems.random_beam_config.solvers.bnb_tree import BeamBounds
     rng = np.random.default_rng(7)
     for inst in [*smoke[:3], small4(2)]:
         G, Z = inst["valid"].shape[0], inst["gain"].shape[3]
@@ -171,7 +171,7 @@ def test_bnb_equals_exhaustive_on_small_and_cluster_bound():
 
 
 def test_group_moves_between_best_response_and_optimum():
-    from mmopt.problems.random_beam_config.solvers.exact import local_search
+    from mmopt.problems.random_beam_config.solvers.bnb_tree import local_search
     ex = get_solver("exhaustive", P.name)
     for i in (0, 2, 4):                            # G = 4
         inst = small4(i)

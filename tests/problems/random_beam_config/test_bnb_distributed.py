@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmopt.problems.random_beam_config import components, network_rates
-from mmopt.problems.random_beam_config.solvers import exact
+from mmopt.problems.random_beam_config.solvers import bnb_tree as exact
 from mmopt.problems.random_beam_config.solvers.distributed import distributed_bnb
 from mmopt.registry import get_solver
 from mmopt.runner import make_client

@@ -1,6 +1,6 @@
 r"""``bnb`` on a Dask cluster: the branch-and-bound tree of ``random-beam-config`` split over workers.
 
-The serial search (:class:`~mmopt.problems.random_beam_config.solvers.exact._BnB`) walks
+The serial search (:class:`~mmopt.problems.random_beam_config.solvers.bnb_tree._BnB`) walks
 the tree depth first. Here the same tree is cut into subtrees that Dask workers search
 in parallel, with the driver (the process running the ``bnb`` cell) as the only
 holder of the open nodes:
@@ -41,9 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from mmopt import MmoptError
-from mmopt.problems.random_beam_config import components, network_rates
+from mmopt.problems.random_beam_config import components
 
-from .exact import TOL, BeamBounds, _BnB, _clusters, _incumbent, cluster_table_rows, project_table
+from .bnb_tree import TOL, BeamBounds, _BnB, _clusters, _incumbent, cluster_table_rows, project_table
 
 CHECKPOINT_VERSION = 1
 _CACHE: dict = {}   # per worker process: the searcher of the instance being solved
