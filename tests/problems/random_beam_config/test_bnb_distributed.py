@@ -56,11 +56,12 @@ def test_node_bounds_dominate_every_completion():
     assert min(slack) >= -1e-6 * opt and max(slack) > 0   # bounds, and not all tight
 
 
-@pytest.mark.parametrize("i", [8, 2])
-def test_distributed_bnb_equals_exhaustive(client, i):
+@pytest.mark.parametrize("i,cluster", [(8, 3), (2, 3), pytest.param(1, 4, marks=pytest.mark.slow)])
+def test_distributed_bnb_equals_exhaustive(client, i, cluster):
     inst = small4(i)
     opt = get_solver("exhaustive", P.name).solve(inst)[1]["value"]
-    cfg, proven, bound, st = distributed_bnb(inst, client, time_limit=120, slice_s=0.2, search_s=0.5)
+    cfg, proven, bound, st = distributed_bnb(inst, client, time_limit=120, slice_s=0.2, search_s=0.5,
+                                             cluster=cluster)
     assert proven
     assert float(network_rates(inst, cfg[None, :])[0]) == pytest.approx(opt, rel=1e-9)
     assert bound == pytest.approx(opt, rel=1e-9)
