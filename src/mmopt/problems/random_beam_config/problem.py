@@ -97,9 +97,10 @@ the 4-bit CQI table with proportional fair scheduling; its model (eq. (9))
 uses the Shannon rate. The objective here is the Shannon rate; the CQI-mapped
 rate is a metric. Sizes: paper 51 gNBs, > 2,500 vehicles on 2 x 2 km^2
 (suite ``large``, bound only); ``paper`` is 10-20 gNBs and 300-600 vehicles on
-about 1 km^2, generator version 2 (best-known values of ``bnb`` after 300 s,
-clusters of 3, with its certified upper bound at 1.19-1.75 times the
-best-known value; ``large``, also generator version 2, has the
+about 1 km^2, generator version 2 (``bnb`` on a Dask cluster of 2 workers with
+clusters of 4, 600-900 s per instance: ``paper/0003`` certified optimal, the
+others best-known values with a certified upper bound 7.5-63.1 % above
+them; ``large``, also generator version 2, has the
 ``cluster-bound`` with clusters of 3 only: about 9 min per instance on one
 core, where clusters of 4 would tabulate up to 37^4 = 1.9e6 joint
 configurations per cluster); ``medium``
@@ -431,8 +432,9 @@ class RandomBeamConfig(Problem):
                                               {"G": 20, "vehicles": 600}], **_v2},
                        seed=14003, doc="G = 10/15/20 gNBs and 300/450/600 vehicles on a 6 x 6 grid "
                                        "(1 km^2), K = 6 + the DBSCAN configuration: the paper's 51 gNBs / "
-                                       "2,500 vehicles scaled to a CPU (best-known values of bnb after "
-                                       "300 s with a certified upper bound)"),
+                                       "2,500 vehicles scaled to a CPU (bnb on a Dask cluster: optimal on "
+                                       "paper/0003, best-known values with a certified upper bound on "
+                                       "the others)"),
         "large": Suite("large", 2, {"G": 51, "nx": 11, "ny": 11, "pitch": 200.0, "vehicles": 2500, **_v2},
                        seed=14004, doc="the paper's scale: 51 gNBs, 2,500 vehicles on 2 x 2 km^2, K = 6 + the "
                                        "DBSCAN configuration (bound only: cluster-bound, clusters of 3)"),
