@@ -71,16 +71,17 @@ def main() -> None:
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores; suite {a.suite}, "
           f"time limit {a.time_limit:g} s, slices of {a.slice_s:g} s\n")
     head = ["instance"] + (["serial s"] if not a.no_serial else []) + [f"{w}w s" for w in counts]
-    head += [f"speed-up {w}w vs {'serial' if not a.no_serial else counts[0]}" for w in counts[1:] or counts]
+    head += ([f"{w}w vs serial" for w in counts] if not a.no_serial else [])
+    head += [f"{w}w vs {counts[0]}w" for w in counts[1:]]
     head += [f"{w}w nodes / tasks / wait / idle / max open / set-up s" for w in counts] + ["bracket", "values agree"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for i in idx:
         r = rows[i]
-        base = r["serial"]["s"] if not a.no_serial else r[counts[0]]["s"]
         cells = [f"{a.suite}/{i:04d}"] + ([f"{r['serial']['s']:.1f}"] if not a.no_serial else [])
         cells += [f"{r[w]['s']:.1f}" for w in counts]
-        cells += [f"{base / r[w]['s']:.2f}x" for w in (counts[1:] or counts)]
+        cells += [f"{r['serial']['s'] / r[w]['s']:.2f}x" for w in counts] if not a.no_serial else []
+        cells += [f"{r[counts[0]]['s'] / r[w]['s']:.2f}x" for w in counts[1:]]
         for w in counts:
             x = r[w]
             busy = max(x["busy_s"], 1e-9)
