@@ -83,8 +83,25 @@ def test_expected_failures_must_name_a_check():
 
 
 def test_every_text_parameter_declares_its_values():
-    """A string parameter takes one of named values: an unknown one is refused before any cell runs."""
+    """A string parameter takes one of named values: an unknown one is refused before any cell runs.
+
+    A free-text value (a scheduler address, a checkpoint path) is allowed where the solver's
+    ``check_params`` hook refuses a malformed one (checked below for ``bnb``)."""
+    free = {"scheduler", "checkpoint"}
     missing = [f"{p}:{s.name}.{k}" for (p, _), s in all_solvers() if not s.module.startswith("mmopt_test")
                for k, v in s.params.items() if isinstance(v, str) and k not in s.choices
-               and not (s.engine_weights and k == "weights")]  # a file path, checked to exist
+               and not (s.engine_weights and k == "weights")  # a file path, checked to exist
+               and not (k in free and s.check_params_fn is not None)]
     assert not missing, missing
+
+
+def test_bnb_refuses_a_malformed_scheduler_before_any_cell_runs():
+    from mmopt.api import MmoptError
+    from mmopt.registry import get_solver
+
+    s = get_solver("bnb", "random-beam-config")
+    assert s.canonical_params({"scheduler": "tcp://127.0.0.1:8786"})["scheduler"] == "tcp://127.0.0.1:8786"
+    with pytest.raises(MmoptError, match="not a Dask scheduler address"):
+        s.canonical_params({"scheduler": "not an address"})
+    with pytest.raises(MmoptError, match="slice_s"):
+        s.canonical_params({"slice_s": 0})

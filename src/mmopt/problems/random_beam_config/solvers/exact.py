@@ -57,6 +57,7 @@ By Lemma 1 the randomised problems (12)/(14) have the deterministic optimum
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -125,7 +126,22 @@ def _bnb_applies(instance, max_products=1e8, **_):
     return None
 
 
-@solver("bnb", problems=[PROBLEM], kind="reference", version=3, applies=_bnb_applies)
+_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s:/]+(:\d+)?$|^[^\s:/]+:\d+$")
+
+
+def _bnb_check(*, scheduler="", checkpoint="", slice_s=10.0, **_):
+    """Free-text parameters of ``bnb``, refused before any cell runs when malformed."""
+    if scheduler and not _ADDRESS.match(str(scheduler)):
+        return f"scheduler={scheduler!r} is not a Dask scheduler address (tcp://HOST:PORT or HOST:PORT)"
+    if checkpoint and Path(str(checkpoint)).exists() and Path(str(checkpoint)).is_file() \
+            and Path(str(checkpoint)).suffix != ".json":
+        return f"checkpoint={checkpoint!r} is a file but not a .json checkpoint"
+    if float(slice_s) <= 0:
+        return f"slice_s={slice_s} must be positive"
+    return None
+
+
+@solver("bnb", problems=[PROBLEM], kind="reference", version=3, applies=_bnb_applies, check_params=_bnb_check)
 def bnb(instance, *, time_limit=600.0, max_products=1e8, restarts=8, cluster=3, scheduler="", checkpoint="",
         slice_s=10.0, search_s=60.0):
     """Branch-and-bound on T over the gNBs of each independent group (exact when it completes).
