@@ -15,6 +15,11 @@ from mmopt.problems.random_beam_config import components, interference_free_boun
 TOL = 1e-9
 
 
+def candidate_lists(instance, gnbs) -> dict[int, np.ndarray]:
+    """gNB -> the indices of its candidate configurations."""
+    return {int(g): np.nonzero(instance["valid"][g])[0] for g in gnbs}
+
+
 def _product_rows(lists: list[np.ndarray], start: int, stop: int) -> np.ndarray:
     """Rows ``start..stop-1`` of the Cartesian product of ``lists`` (last varies fastest)."""
     sizes = [len(x) for x in lists]
@@ -259,7 +264,7 @@ class _BnB:
         self.clusters = _clusters(instance, list(gnbs), cluster)
         self.order = np.array([g for cl in self.clusters for g in cl], dtype=np.int64)
         self.cl_of = {g: q for q, cl in enumerate(self.clusters) for g in cl}
-        self.lists = {int(g): np.nonzero(instance["valid"][g])[0] for g in gnbs}
+        self.lists = candidate_lists(instance, gnbs)
         self.assigned = np.zeros(G, dtype=bool)
         self.cfg = np.zeros(G, dtype=np.int64)
         self.choice = np.zeros(G, dtype=np.int64)
@@ -310,7 +315,7 @@ class _BnB:
 
     def children(self, prefix) -> list[tuple[tuple[int, ...], float]]:
         """The children of node ``prefix`` with their bounds (leaves: their exact values)."""
-        undos, bound = self._descend(prefix)
+        undos, _ = self._descend(prefix)
         try:
             depth = len(prefix)
             if depth == len(self.order):

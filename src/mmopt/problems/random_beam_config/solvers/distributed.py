@@ -59,21 +59,18 @@ import numpy as np
 from mmopt import MmoptError
 from mmopt.problems.random_beam_config import components
 
-from .bnb_tree import TOL, BeamBounds, _BnB, _clusters, _incumbent, cluster_table_rows, project_table
+from .bnb_tree import (TOL, BeamBounds, _BnB, _clusters, _incumbent, candidate_lists, cluster_table_rows,
+                       project_table)
 
 CHECKPOINT_VERSION = 1
 _CACHE: dict = {}   # per worker process: the searcher of the instance being solved
-
-
-def _lists(instance, gs):
-    return {int(g): np.nonzero(instance["valid"][g])[0] for g in gs}
 
 
 def _table_task(instance, gs, zs, cluster, q, first):
     t0 = time.perf_counter()
     bb = BeamBounds(instance, list(gs), zs)
     cl = _clusters(instance, list(gs), cluster)[q]
-    tab = cluster_table_rows(bb, _lists(instance, gs), cl, instance["valid"].shape[0], first)
+    tab = cluster_table_rows(bb, candidate_lists(instance, gs), cl, instance["valid"].shape[0], first)
     return q, first, tab, time.perf_counter() - t0
 
 

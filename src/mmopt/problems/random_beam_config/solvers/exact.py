@@ -133,8 +133,8 @@ def _bnb_check(*, scheduler="", checkpoint="", slice_s=10.0, **_):
     """Free-text parameters of ``bnb``, refused before any cell runs when malformed."""
     if scheduler and not _ADDRESS.match(str(scheduler)):
         return f"scheduler={scheduler!r} is not a Dask scheduler address (tcp://HOST:PORT or HOST:PORT)"
-    if checkpoint and Path(str(checkpoint)).exists() and Path(str(checkpoint)).is_file() \
-            and Path(str(checkpoint)).suffix != ".json":
+    ck = Path(str(checkpoint)) if checkpoint else None
+    if ck is not None and ck.is_file() and ck.suffix != ".json":
         return f"checkpoint={checkpoint!r} is a file but not a .json checkpoint"
     if float(slice_s) <= 0:
         return f"slice_s={slice_s} must be positive"
